@@ -1,0 +1,130 @@
+"""The pandera schema of the tidy responses table (the contract between ingest and scoring).
+
+:data:`RESPONSES_SCHEMA` checks what holds for any instrument (columns, types, key uniqueness,
+no personal columns); :func:`responses_schema` adds the instrument's items, enablers, forms,
+perspectives and scale range. :func:`validate_responses` runs it lazily and turns pandera's failure
+cases into one :class:`~analysis.exceptions.SchemaMismatchError`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pandas as pd
+import pandera.pandas as pa
+
+from .exceptions import SchemaMismatchError
+from .instrument import Instrument
+
+logger = logging.getLogger(__name__)
+
+#: The columns of the responses table, in order (docs/architecture.md).
+RESPONSES_COLUMNS: tuple[str, ...] = (
+    "wave", "council_id", "council_name", "respondent_key", "perspective", "form", "item_id",
+    "enabler_id", "score", "source_file", "source_row",
+)
+
+#: Column names that suggest personal data; none may appear in an output table.
+PERSONAL_COLUMN_RE = re.compile(
+    r"e-?mail|(^|_)(first|last|full|given|sur|user)?_?name$|phone|mobile|(^|_)ip(_|$)|ip_?address|"
+    r"latitude|longitude|postcode|address|recipient|comment", re.IGNORECASE)
+_ALLOWED_NAME_COLUMNS = frozenset({"council_name", "unit_name", "enabler_name", "grouping_name"})
+
+
+def personal_columns(columns: list[str] | pd.Index) -> list[str]:
+    """Names among ``columns`` that suggest personal data (``email``, ``first_name``, ``ip`` ...)."""
+    return [c for c in map(str, columns) if c not in _ALLOWED_NAME_COLUMNS and PERSONAL_COLUMN_RE.search(c)]
+
+
+def _no_personal_columns(df: pd.DataFrame) -> bool:
+    return not personal_columns(df.columns)
+
+
+def _base_columns() -> dict[str, pa.Column]:
+    return {
+        "wave": pa.Column(str, checks=pa.Check.str_length(min_value=1)),
+        "council_id": pa.Column(str, checks=pa.Check.str_length(min_value=1)),
+        "council_name": pa.Column(str, checks=pa.Check.str_length(min_value=1)),
+        "respondent_key": pa.Column(str, checks=pa.Check.str_matches(r"^[0-9a-f]{16}$")),
+        "perspective": pa.Column(str, nullable=True),
+        "form": pa.Column(str, checks=pa.Check.isin(["full", "short"])),
+        "item_id": pa.Column(str),
+        "enabler_id": pa.Column(str),
+        "score": pa.Column(float, nullable=True),
+        "source_file": pa.Column(str, checks=pa.Check.str_length(min_value=1)),
+        "source_row": pa.Column("int64", checks=pa.Check.ge(1)),
+    }
+
+
+_UNIQUE = ["wave", "respondent_key", "item_id"]
+_NO_PERSONAL = pa.Check(_no_personal_columns, element_wise=False, error="a column name suggests personal data")
+
+#: Instrument-independent schema of the responses table.
+RESPONSES_SCHEMA: pa.DataFrameSchema = pa.DataFrameSchema(
+    _base_columns(), strict=True, ordered=True, unique=_UNIQUE, checks=[_NO_PERSONAL], name="responses")
+
+
+def responses_schema(instrument: Instrument) -> pa.DataFrameSchema:
+    """:data:`RESPONSES_SCHEMA` plus the instrument's ids, forms, perspectives and scale range.
+
+    Adds: ``item_id`` among the instrument's items; ``enabler_id`` and ``form`` equal to those of the
+    item; ``perspective`` among the instrument's perspectives (or NA); ``score`` within
+    ``[scale.min, scale.max]`` (or NaN).
+    """
+    items = instrument.items
+    item_enabler = dict(zip(items["item_id"], items["enabler_id"], strict=True))
+    item_form = dict(zip(items["item_id"], items["form"], strict=True))
+    cols = _base_columns()
+    cols["item_id"] = pa.Column(str, checks=pa.Check.isin(list(item_enabler)))
+    cols["enabler_id"] = pa.Column(str, checks=pa.Check.isin(instrument.enabler_ids))
+    cols["perspective"] = pa.Column(str, nullable=True, checks=pa.Check.isin(list(instrument.perspectives)))
+    cols["score"] = pa.Column(float, nullable=True,
+                              checks=pa.Check.in_range(instrument.scale.min, instrument.scale.max))
+
+    def enabler_matches_item(df: pd.DataFrame) -> pd.Series:
+        return df["item_id"].map(item_enabler) == df["enabler_id"]
+
+    def form_matches_item(df: pd.DataFrame) -> pd.Series:
+        return df["item_id"].map(item_form) == df["form"]
+
+    checks = [
+        _NO_PERSONAL,
+        pa.Check(enabler_matches_item, error="enabler_id is not the enabler of item_id"),
+        pa.Check(form_matches_item, error="form is not the form of item_id"),
+    ]
+    return pa.DataFrameSchema(cols, strict=True, ordered=True, unique=_UNIQUE, checks=checks,
+                              name=f"responses ({instrument.id})")
+
+
+def validate_responses(df: pd.DataFrame, instrument: Instrument | None = None) -> pd.DataFrame:
+    """Validate a responses table (all failures collected) and return it unchanged.
+
+    Parameters
+    ----------
+    df
+        The tidy responses table.
+    instrument
+        When given, the instrument-specific schema (:func:`responses_schema`) is used.
+
+    Raises
+    ------
+    SchemaMismatchError
+        Listing up to ten failures as ``column: check (e.g. value)``, with the total count.
+    """
+    schema = RESPONSES_SCHEMA if instrument is None else responses_schema(instrument)
+    try:
+        return schema.validate(df, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        fc = exc.failure_cases
+        grouped = (fc.assign(column=fc["column"].astype(str).fillna(""), check=fc["check"].astype(str),
+                             failure_case=fc["failure_case"].astype(str))
+                   .groupby(["column", "check"], sort=False)
+                   .agg(n=("failure_case", "size"), example=("failure_case", "first")).reset_index())
+        parts = [f"{r.column or '<table>'}: {r.check} ({r.n} failure{'s' if r.n != 1 else ''}, e.g. {r.example[:60]!r})"
+                 for r in grouped.head(10).itertuples()]
+        more = f"; and {len(grouped) - 10} more" if len(grouped) > 10 else ""
+        raise SchemaMismatchError(
+            f"the responses table breaks its contract: {'; '.join(parts)}{more}",
+            hint="This is a bug in ingest or a hand-edited responses.csv; please report it with this message.",
+        ) from None

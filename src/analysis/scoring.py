@@ -1,0 +1,530 @@
+"""Maturity scores: respondent, council and cohort.
+
+Three steps, each a pure function from one tidy table to another (see ``docs/architecture.md`` and
+``docs/methodology.md``):
+
+1. :func:`respondent_scores` turns the tidy responses table (one row per respondent x item) into
+   one score per respondent x unit, where a unit is an enabler, a grouping of enablers or the
+   overall score. Missing answers are handled by explicit completeness rules (2 of 3 statements
+   per enabler; two thirds of the enablers, rounded up, per grouping and overall).
+2. :func:`summarise` describes those scores per wave x council x unit, plus pooled cohort rows.
+3. :func:`score_wave` runs both with the values from ``settings.yml``.
+
+Everything is vectorised over respondents (``np.bincount`` and array reductions); the only Python
+loops run over the units of the instrument (11 enablers, 3 groupings), never over respondents or
+councils. Nothing is rounded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import ConfigError, InsufficientDataError, SchemaMismatchError
+from .instrument import Instrument, required_count, required_fraction
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "COHORT_ID",
+    "COHORT_NAME",
+    "LEVELS",
+    "OVERALL_ID",
+    "RESPONDENT_SCORE_COLUMNS",
+    "SUMMARY_COLUMNS",
+    "respondent_scores",
+    "score_wave",
+    "summarise",
+]
+
+#: The levels of a respondent score, in report order.
+LEVELS: tuple[str, ...] = ("enabler", "grouping", "overall")
+#: ``unit_id`` and ``unit_name`` of the overall score.
+OVERALL_ID = "overall"
+OVERALL_NAME = "Overall"
+#: ``council_id`` and ``council_name`` of the pooled cohort rows of a summary.
+COHORT_ID = "COHORT"
+COHORT_NAME = "Cohort (all councils)"
+#: The forms of the instrument, in code order.
+FORMS: tuple[str, ...] = ("full", "short")
+
+#: Columns the responses table must have (``perspective`` and ``enabler_id`` are optional:
+#: a missing ``perspective`` becomes NA; ``enabler_id`` is taken from the instrument and, when
+#: present, checked against it).
+RESPONSE_REQUIRED: tuple[str, ...] = ("wave", "council_id", "council_name", "respondent_key", "form",
+                                      "item_id", "score")
+RESPONDENT_KEYS: list[str] = ["wave", "council_id", "respondent_key"]
+RESPONDENT_SCORE_COLUMNS: list[str] = ["wave", "council_id", "council_name", "respondent_key", "perspective",
+                                       "level", "unit_id", "unit_name", "n_answered", "n_required", "score"]
+SUMMARY_COLUMNS: list[str] = ["wave", "scope", "council_id", "council_name", "level", "unit_id", "unit_name",
+                              "n", "mean", "sd", "median", "q1", "q3", "favourable_pct", "unfavourable_pct"]
+_SUMMARY_STATS: list[str] = ["n", "mean", "sd", "median", "q1", "q3", "favourable_pct", "unfavourable_pct"]
+
+
+# --------------------------------------------------------------------------------------------
+# validation helpers
+# --------------------------------------------------------------------------------------------
+def _check_columns(data: pd.DataFrame, required: Sequence[str], *, what: str, hint: str) -> None:
+    missing = [c for c in required if c not in data.columns]
+    if missing:
+        names = ", ".join(repr(c) for c in missing)
+        raise SchemaMismatchError(
+            f"the {what} has no column{'s' if len(missing) > 1 else ''} {names} "
+            f"(it has: {', '.join(map(str, data.columns)) or 'no columns'})",
+            column=missing[0], hint=hint)
+
+
+def _examples(values: pd.Series | np.ndarray, k: int = 3) -> str:
+    uniq = pd.unique(pd.Series(values).astype("object"))[:k]
+    return ", ".join(repr(v) for v in uniq)
+
+
+def _respondent_label(data: pd.DataFrame, row: int) -> str:
+    r = data.iloc[row]
+    return f"respondent {r['respondent_key']!r} of council {r['council_id']!r}, wave {r['wave']!r}"
+
+
+def _consistent_within(codes: np.ndarray, resp: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Boolean mask of rows whose code differs from the code on their respondent's first row."""
+    return codes != codes[first][resp]
+
+
+# --------------------------------------------------------------------------------------------
+# respondent scores
+# --------------------------------------------------------------------------------------------
+def respondent_scores(data: pd.DataFrame, *, instrument: Instrument, min_items: int = 2,
+                      min_enabler_fraction: float = 2 / 3) -> pd.DataFrame:
+    r"""Score each respondent on every enabler, grouping and overall.
+
+    Parameters
+    ----------
+    data
+        The tidy responses table (``docs/architecture.md``): one row per respondent x item of the
+        form they answered, with columns ``wave, council_id, council_name, respondent_key, form,
+        item_id, score`` and optionally ``perspective`` and ``enabler_id``. ``score`` is a float
+        on the instrument's scale, NaN when the answer is missing. A respondent is identified by
+        ``(wave, council_id, respondent_key)``.
+    instrument
+        The instrument the data were collected with: it gives each item's enabler, each
+        enabler's grouping, and how many items each enabler has in each form.
+    min_items
+        Statements needed for a valid enabler score (``settings.yml``:
+        ``scoring.min_items_per_enabler``), capped at the number of items the enabler has in the
+        respondent's form: 2 of 3 on the full form, 1 of 1 on the short form.
+    min_enabler_fraction
+        Share of a grouping's enablers (rounded up) that must have a valid score for a valid
+        grouping score; the same share of all enablers for the overall score (``settings.yml``:
+        ``scoring.min_enabler_fraction``). With 2/3: Mindset 2 of 2, Behaviours 3 of 4,
+        Infrastructure 4 of 5, overall 8 of 11.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per respondent x unit, respondents sorted by ``wave, council_id,
+        respondent_key`` and, within a respondent, enablers then groupings (instrument order)
+        then overall. Columns:
+
+        - ``wave, council_id, council_name, respondent_key, perspective``: the respondent;
+        - ``level``: ``'enabler'``, ``'grouping'`` or ``'overall'``;
+        - ``unit_id``: ``E01`` .., ``G1`` .. or ``'overall'``; ``unit_name``: its name;
+        - ``n_answered``: valid statements (enabler) or valid enabler scores (grouping, overall);
+        - ``n_required``: how many are needed for a valid score;
+        - ``score``: float, unrounded; NaN when ``n_answered < n_required``.
+
+    Raises
+    ------
+    SchemaMismatchError
+        A required column is missing; an ``item_id`` is not in the instrument; an item belongs to
+        the other form than the row's ``form``; ``form`` is not ``'full'``/``'short'``; a score is
+        not numeric or outside the scale; an ``enabler_id`` disagrees with the instrument; a
+        respondent answers the same item twice or has more than one ``form``, ``council_name`` or
+        ``perspective``.
+    InsufficientDataError
+        The table has no rows.
+
+    Notes
+    -----
+    For respondent :math:`r` and enabler :math:`e` with items :math:`I_e^{f(r)}` in the
+    respondent's form :math:`f(r)`, let :math:`A_{re} \subseteq I_e^{f(r)}` be the items answered
+    on the scale (not missing). Then
+
+    .. math::
+
+        k_{re} = \max\bigl(1, \min(m, |I_e^{f(r)}|)\bigr), \qquad
+        s_{re} = \begin{cases} \frac{1}{|A_{re}|}\sum_{i \in A_{re}} x_{ri} & |A_{re}| \ge k_{re}\\
+                 \text{NaN} & \text{otherwise}\end{cases}
+
+    with :math:`m` = ``min_items``. For a grouping :math:`g` with enablers :math:`E_g` and
+    :math:`V_{rg} = \{e \in E_g : s_{re} \text{ valid}\}`,
+
+    .. math::
+
+        k_g = \max\bigl(1, \lceil \phi\,|E_g| \rceil\bigr), \qquad
+        s_{rg} = \frac{1}{|V_{rg}|}\sum_{e \in V_{rg}} s_{re} \quad \text{if } |V_{rg}| \ge k_g
+
+    with :math:`\phi` = ``min_enabler_fraction``; the overall score is the same over all enablers
+    (a mean of enabler scores, so every enabler weighs the same, not a mean of grouping scores).
+    A respondent's scale score is the mean of the items answered: the usual summated-rating score
+    of Likert (1932), divided by the number of items so that it stays on the 1..5 answer scale.
+    Checked by hand against ``tests/conftest.py::tiny_responses`` (``tests/test_scoring.py``).
+
+    References
+    ----------
+    Likert, R. (1932). A technique for the measurement of attitudes. *Archives of Psychology*,
+    22(140), 1-55.
+
+    Collaborate for Nesta (2020). *From the Margins to the Mainstream*, section 2.1.
+    """
+    hint = "Build the responses table with the ingest step (see docs/architecture.md, 'responses')."
+    _check_columns(data, RESPONSE_REQUIRED, what="responses table", hint=hint)
+    if len(data) == 0:
+        raise InsufficientDataError("the responses table has no rows, so there is nothing to score",
+                                    hint="Check quarantine.csv to see why every row was set aside.")
+    items = instrument.items
+    enabler_ids = instrument.enabler_ids
+    grouping_ids = instrument.grouping_ids
+    n_e, n_g = len(enabler_ids), len(grouping_ids)
+
+    # ---- items -> (enabler, slot); each (form, enabler) has slots 0..n_items-1 -------------
+    item_pos = pd.Index(items["item_id"]).get_indexer(data["item_id"])
+    if (item_pos < 0).any():
+        bad = data["item_id"][item_pos < 0]
+        raise SchemaMismatchError(
+            f"{len(bad)} row(s) have an item_id that instrument {instrument.id!r} does not define "
+            f"(e.g. {_examples(bad)}); expected ids such as {_examples(items['item_id'])}",
+            column="item_id",
+            hint="Map the export's columns to the instrument's item ids in ingest, or score with the instrument the data were collected with.")
+    item_enabler = pd.Index(enabler_ids).get_indexer(items["enabler_id"])
+    item_form = pd.Index(FORMS).get_indexer(items["form"])
+    item_slot = items.groupby(["form", "enabler_id"], sort=False).cumcount().to_numpy()
+    n_slots = int(item_slot.max()) + 1
+    e_of_row = item_enabler[item_pos]
+    slot_of_row = item_slot[item_pos]
+
+    if "enabler_id" in data.columns:
+        expected = np.asarray(enabler_ids, dtype=object)[e_of_row]
+        wrong = data["enabler_id"].astype("object").to_numpy() != expected
+        if wrong.any():
+            i = int(np.flatnonzero(wrong)[0])
+            raise SchemaMismatchError(
+                f"{int(wrong.sum())} row(s) give an enabler_id that disagrees with the instrument "
+                f"(e.g. item {data['item_id'].iloc[i]!r} has enabler_id {data['enabler_id'].iloc[i]!r}, "
+                f"but the instrument puts it under {expected[i]!r})",
+                column="enabler_id", hint=hint)
+
+    form_code = pd.Index(FORMS).get_indexer(data["form"])
+    if (form_code < 0).any():
+        raise SchemaMismatchError(
+            f"form must be 'full' or 'short', but {_examples(data['form'][form_code < 0])} was found",
+            column="form", hint=hint)
+    other_form = item_form[item_pos] != form_code
+    if other_form.any():
+        i = int(np.flatnonzero(other_form)[0])
+        raise SchemaMismatchError(
+            f"{int(other_form.sum())} row(s) hold an item of the other form (e.g. item "
+            f"{data['item_id'].iloc[i]!r} for {_respondent_label(data, i)}, whose form is "
+            f"{data['form'].iloc[i]!r})", column="item_id", hint=hint)
+
+    # ---- scores ------------------------------------------------------------------------------
+    if not (pd.api.types.is_numeric_dtype(data["score"]) and not pd.api.types.is_bool_dtype(data["score"])):
+        raise SchemaMismatchError(
+            f"score must be numeric (NaN for a missing answer), but it has dtype {data['score'].dtype} "
+            f"(e.g. {_examples(data['score'])})", column="score",
+            hint="Convert answers to scale codes with analysis.cleaning before scoring.")
+    x = data["score"].to_numpy(dtype="float64", na_value=np.nan)
+    answered = ~np.isnan(x)
+    lo, hi = instrument.scale.min, instrument.scale.max
+    outside = answered & ((x < lo) | (x > hi))
+    if outside.any():
+        raise SchemaMismatchError(
+            f"{int(outside.sum())} score(s) lie outside the scale {lo}..{hi} (e.g. {_examples(x[outside])})",
+            column="score", hint="Out-of-range answers should be NaN in the responses table (see cell_issues.csv).")
+
+    # ---- respondents: codes sorted by (wave, council_id, respondent_key) ---------------------
+    resp = data.groupby(RESPONDENT_KEYS, sort=True, dropna=False).ngroup().to_numpy()
+    n_r = int(resp.max()) + 1
+    _, first = np.unique(resp, return_index=True)  # first row of each respondent, in code order
+    attrs = ["council_name", "form"] + (["perspective"] if "perspective" in data.columns else [])
+    for col in attrs:
+        codes = form_code if col == "form" else pd.factorize(data[col], use_na_sentinel=True)[0]
+        bad = _consistent_within(codes, resp, first)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise SchemaMismatchError(
+                f"{_respondent_label(data, i)} has more than one {col} "
+                f"({data[col].iloc[first[resp[i]]]!r} and {data[col].iloc[i]!r})", column=col,
+                hint="Each respondent answers one form from one perspective; check the respondent keys made by ingest.")
+
+    # ---- one cell per respondent x enabler x slot -------------------------------------------
+    cell = (resp.astype(np.int64) * n_e + e_of_row) * n_slots + slot_of_row
+    size = n_r * n_e * n_slots
+    counts = np.bincount(cell, minlength=size)
+    if (counts > 1).any():
+        dup = np.flatnonzero(counts[cell] > 1)[0]
+        raise SchemaMismatchError(
+            f"{_respondent_label(data, int(dup))} has item {data['item_id'].iloc[dup]!r} more than once; "
+            "each respondent answers each item once", column="item_id",
+            hint="Remove superseded duplicates in ingest (quarantine reason 'superseded_duplicate').")
+    # Each cell holds at most one value, so the sums below do not depend on the row order.
+    values = np.full(size, np.nan)
+    values[cell] = x
+    values = values.reshape(n_r, n_e, n_slots)
+    e_answered = (~np.isnan(values)).sum(axis=2)
+    e_sum = np.nansum(values, axis=2)
+
+    # ---- completeness rules (loops over the instrument's units only) -------------------------
+    ipe = instrument.items_per_enabler()
+    n_items = np.zeros((len(FORMS), n_e), dtype=np.int64)
+    n_items[pd.Index(FORMS).get_indexer(ipe["form"]), pd.Index(enabler_ids).get_indexer(ipe["enabler_id"])] = ipe["n_items"]
+    req_table = np.array([[required_count(n, min_items) for n in row] for row in n_items], dtype=np.int64)
+    resp_form = form_code[first]
+    e_required = req_table[resp_form]                                 # (R, E)
+    e_score = np.full((n_r, n_e), np.nan)
+    np.divide(e_sum, e_answered, out=e_score, where=e_answered >= e_required)
+
+    e_valid = ~np.isnan(e_score)
+    grouping_of = instrument.enablers["grouping_id"].to_numpy()
+    members = [np.flatnonzero(grouping_of == g) for g in grouping_ids] + [np.arange(n_e)]
+    u_answered = np.empty((n_r, n_g + 1), dtype=np.int64)
+    u_required = np.empty((n_r, n_g + 1), dtype=np.int64)
+    u_score = np.full((n_r, n_g + 1), np.nan)
+    for j, cols in enumerate(members):
+        n_valid = e_valid[:, cols].sum(axis=1)
+        total = np.nansum(e_score[:, cols], axis=1)
+        k = required_fraction(len(cols), min_enabler_fraction)
+        u_answered[:, j] = n_valid
+        u_required[:, j] = k
+        np.divide(total, n_valid, out=u_score[:, j], where=n_valid >= k)
+
+    # ---- assemble: respondent-major, then enablers, groupings, overall ----------------------
+    unit_level = ["enabler"] * n_e + ["grouping"] * n_g + ["overall"]
+    unit_ids = enabler_ids + grouping_ids + [OVERALL_ID]
+    unit_names = (instrument.enablers["enabler_name"].tolist() + instrument.groupings["grouping_name"].tolist()
+                  + [OVERALL_NAME])
+    n_u = len(unit_ids)
+    who = data.iloc[first][["wave", "council_id", "council_name", "respondent_key"]].reset_index(drop=True)
+    if "perspective" in data.columns:
+        who["perspective"] = data["perspective"].iloc[first].reset_index(drop=True)
+    else:
+        who["perspective"] = pd.Series(pd.NA, index=who.index, dtype="object")
+    out = who.iloc[np.repeat(np.arange(n_r), n_u)].reset_index(drop=True).assign(
+        level=np.tile(np.asarray(unit_level, dtype=object), n_r),
+        unit_id=np.tile(np.asarray(unit_ids, dtype=object), n_r),
+        unit_name=np.tile(np.asarray(unit_names, dtype=object), n_r),
+        n_answered=np.concatenate([e_answered, u_answered], axis=1).ravel().astype(np.int64),
+        n_required=np.concatenate([e_required, u_required], axis=1).ravel().astype(np.int64),
+        score=np.concatenate([e_score, u_score], axis=1).ravel(),
+    )
+    for col in ("level", "unit_id", "unit_name"):
+        out[col] = out[col].astype("str")
+    logger.debug("scored %d respondents x %d units", n_r, n_u)
+    return out[RESPONDENT_SCORE_COLUMNS]
+
+
+# --------------------------------------------------------------------------------------------
+# summaries
+# --------------------------------------------------------------------------------------------
+def _describe(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """n, mean, sd, median, q1, q3 and favourable/unfavourable shares of ``score`` per group."""
+    g = df.groupby(keys, sort=False, dropna=False, observed=True)
+    stats = g.agg(council_name=("council_name", "first"), unit_name=("unit_name", "first"),
+                  n=("score", "count"), mean=("score", "mean"), sd=("score", "std"),
+                  median=("score", "median"), _fav=("_fav", "sum"), _unf=("_unf", "sum"))
+    score = g["score"]
+    stats["q1"] = score.quantile(0.25, interpolation="linear")
+    stats["q3"] = score.quantile(0.75, interpolation="linear")
+    n = stats["n"].astype("float64")
+    stats["favourable_pct"] = (stats.pop("_fav") / n).where(n > 0)
+    stats["unfavourable_pct"] = (stats.pop("_unf") / n).where(n > 0)
+    return stats.reset_index()
+
+
+def summarise(scores: pd.DataFrame, *, level: str | Sequence[str] = "enabler",
+              by: Sequence[str] = ("wave", "council_id"), favourable_min: float = 4,
+              unfavourable_max: float = 2, cohort: bool = True) -> pd.DataFrame:
+    r"""Describe respondent scores per wave x council x unit, with pooled cohort rows.
+
+    Parameters
+    ----------
+    scores
+        The output of :func:`respondent_scores` (one row per respondent x unit).
+    level
+        ``'enabler'``, ``'grouping'`` or ``'overall'``, or a sequence of them (for example
+        ``('grouping', 'overall')``).
+    by
+        Grouping columns; must include ``'wave'`` and ``'council_id'``. Extra columns (for
+        example ``'perspective'``) split both council and cohort rows further and appear in the
+        output after ``council_name``.
+    favourable_min
+        A score ``>= favourable_min`` counts as favourable (``settings.yml``: 4, Agree or Strongly
+        agree on average).
+    unfavourable_max
+        A score ``<= unfavourable_max`` counts as unfavourable (``settings.yml``: 2).
+    cohort
+        Add the pooled cohort rows (``scope='cohort'``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per wave x council x unit (``scope='council'``; a council whose respondents all
+        lack a valid score has ``n=0`` and NaN statistics) and, with ``cohort=True``, one row per
+        wave x unit pooling every respondent of the wave (``scope='cohort'``, ``council_id``
+        ``'COHORT'``, ``council_name`` ``'Cohort (all councils)'``). Columns ``wave, scope,
+        council_id, council_name, level, unit_id, unit_name`` and
+
+        - ``n``: respondents with a valid score (each respondent counts once);
+        - ``mean``; ``sd`` (``ddof=1``, NaN when ``n < 2``);
+        - ``median``, ``q1``, ``q3``: quantiles by linear interpolation (numpy ``'linear'``,
+          R type 7);
+        - ``favourable_pct``, ``unfavourable_pct``: *fractions* (0..1) of valid scores
+          ``>= favourable_min`` and ``<= unfavourable_max``; NaN when ``n = 0``.
+
+        Sorted (stably) by wave, scope (council rows first), council_id, level
+        (enabler, grouping, overall) and unit in the order the units first appear in ``scores``,
+        which is instrument order for :func:`respondent_scores` output. Unrounded.
+
+    Raises
+    ------
+    SchemaMismatchError
+        A required column is missing, or a respondent has more than one row for a unit.
+    ValueError
+        ``level`` is not a known level or ``by`` lacks ``'wave'`` or ``'council_id'``.
+
+    Notes
+    -----
+    For the :math:`n` valid scores :math:`s_1..s_n` of a group,
+
+    .. math::
+
+        \bar s = \frac{1}{n}\sum_j s_j, \qquad
+        sd = \sqrt{\frac{1}{n-1}\sum_j (s_j - \bar s)^2}, \qquad
+        Q(p) = s_{(\lfloor h \rfloor)} + (h - \lfloor h \rfloor)\,(s_{(\lfloor h \rfloor + 1)} - s_{(\lfloor h \rfloor)}),
+        \; h = (n - 1)p + 1
+
+    (order statistics :math:`s_{(1)} \le \dots \le s_{(n)}`; Hyndman & Fan 1996 definition 7,
+    the default of R and numpy). ``favourable_pct`` :math:`= \#\{j: s_j \ge a\}/n`,
+    ``unfavourable_pct`` :math:`= \#\{j: s_j \le b\}/n`; both boundaries count.
+
+    The cohort row pools respondents: its mean weighs every respondent equally, so large
+    councils weigh more. The "typical council" benchmark (median of council means, each council
+    once) is computed by :func:`analysis.compare.council_vs_cohort`. These are descriptive
+    statistics; the diagnostic's own caveat applies: the scores serve as an indicator only.
+
+    References
+    ----------
+    Hyndman, R. J. & Fan, Y. (1996). Sample quantiles in statistical packages. *The American
+    Statistician*, 50(4), 361-365.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> s = pd.DataFrame({"wave": "w1", "council_id": ["a", "a", "b"], "council_name": ["A", "A", "B"],
+    ...                   "respondent_key": ["r1", "r2", "r3"], "level": "enabler", "unit_id": "E01",
+    ...                   "unit_name": "Systems", "score": [4.0, 2.0, 3.0]})
+    >>> summarise(s)[["scope", "council_id", "n", "mean", "favourable_pct"]]
+         scope council_id  n  mean  favourable_pct
+    0  council          a  2   3.0        0.500000
+    1  council          b  1   3.0        0.000000
+    2   cohort     COHORT  3   3.0        0.333333
+    """
+    levels = (level,) if isinstance(level, str) else tuple(level)
+    unknown = [lv for lv in levels if lv not in LEVELS]
+    if unknown or not levels:
+        raise ValueError(f"The value for `level` must be one of {LEVELS} (or a sequence of them), "
+                         f"but {level!r} was passed.")
+    by = list(by)
+    if "wave" not in by or "council_id" not in by:
+        raise ValueError(f"`by` must include 'wave' and 'council_id', but {tuple(by)!r} was passed.")
+    needed = list(dict.fromkeys([*by, "council_name", "respondent_key", "level", "unit_id", "unit_name", "score"]))
+    _check_columns(scores, needed, what="respondent scores table",
+                   hint="Pass the output of analysis.scoring.respondent_scores.")
+    extra = [c for c in by if c not in ("wave", "council_id")]
+    df = scores.loc[scores["level"].isin(levels), needed]
+    dup = df.duplicated(["wave", "council_id", "respondent_key", "level", "unit_id"])
+    if dup.any():
+        r = df[dup].iloc[0]
+        raise SchemaMismatchError(
+            f"respondent {r['respondent_key']!r} of council {r['council_id']!r}, wave {r['wave']!r} has "
+            f"{int(dup.sum()) + 1} or more rows for unit {r['unit_id']!r}; each respondent must count once",
+            column="respondent_key", hint="Pass the output of respondent_scores once (not concatenated twice).")
+    s = df["score"].astype("float64")
+    df = df.assign(score=s, _fav=(s >= favourable_min).astype("float64"),
+                   _unf=(s <= unfavourable_max).astype("float64"))
+
+    unit_order = pd.unique(df["unit_id"])
+    council_keys = [*by, "level", "unit_id"]
+    parts = [_describe(df, council_keys).assign(scope="council")]
+    if cohort:
+        cohort_keys = ["wave", *extra, "level", "unit_id"]
+        pooled = _describe(df, cohort_keys)
+        parts.append(pooled.assign(scope="cohort", council_id=COHORT_ID, council_name=COHORT_NAME))
+    out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    columns = ["wave", "scope", "council_id", "council_name", *extra, "level", "unit_id", "unit_name", *_SUMMARY_STATS]
+    out = out[columns]
+    order = pd.DataFrame({
+        "wave": out["wave"],
+        "scope": out["scope"].map({"council": 0, "cohort": 1}),
+        "council_id": out["council_id"],
+        **{c: out[c] for c in extra},
+        "level": out["level"].map({lv: i for i, lv in enumerate(LEVELS)}),
+        "unit": pd.Index(unit_order).get_indexer(out["unit_id"]),
+    })
+    idx = order.sort_values(list(order.columns), kind="stable", na_position="last").index
+    out = out.loc[idx].reset_index(drop=True)
+    out["n"] = out["n"].astype("int64")
+    for col in _SUMMARY_STATS[1:]:
+        out[col] = out[col].astype("float64")
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# convenience
+# --------------------------------------------------------------------------------------------
+def score_wave(responses: pd.DataFrame, *, instrument: Instrument,
+               settings: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
+    """Score one wave with the values from ``settings.yml``.
+
+    Parameters
+    ----------
+    responses
+        The tidy responses table of one wave (or several: waves never mix).
+    instrument
+        The instrument the data were collected with.
+    settings
+        The settings from :func:`analysis.config.load_settings` (its ``scoring`` section is used),
+        or that ``scoring`` section itself: ``min_items_per_enabler``, ``min_enabler_fraction``,
+        ``favourable_min``, ``unfavourable_max``.
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        ``respondent_scores`` (:func:`respondent_scores`), ``enabler_scores``
+        (:func:`summarise` at level ``'enabler'``) and ``grouping_scores`` (:func:`summarise` at
+        levels ``'grouping'`` *and* ``'overall'``: the overall score is in this table, with
+        ``level='overall'`` and ``unit_id='overall'``).
+
+    Raises
+    ------
+    ConfigError
+        A scoring setting is missing.
+    SchemaMismatchError, InsufficientDataError
+        From :func:`respondent_scores`.
+    """
+    section = settings.get("scoring", settings)
+    keys = ("min_items_per_enabler", "min_enabler_fraction", "favourable_min", "unfavourable_max")
+    missing = [k for k in keys if k not in section]
+    if missing:
+        raise ConfigError(f"settings lack scoring.{missing[0]}",
+                          hint="Use analysis.config.load_settings(), which fills in every default from settings.yml.")
+    scores = respondent_scores(responses, instrument=instrument, min_items=int(section["min_items_per_enabler"]),
+                               min_enabler_fraction=float(section["min_enabler_fraction"]))
+    kw = {"favourable_min": float(section["favourable_min"]), "unfavourable_max": float(section["unfavourable_max"])}
+    return {
+        "respondent_scores": scores,
+        "enabler_scores": summarise(scores, level="enabler", **kw),
+        "grouping_scores": summarise(scores, level=("grouping", "overall"), **kw),
+    }

@@ -1,0 +1,384 @@
+"""One function per pipeline notebook: what ``notebooks/01..04`` call.
+
+Each step reads its inputs from disk, calls the library, writes its products atomically and
+returns what the notebook displays. Keeping the work here (not in the notebooks) means every step
+can be tested without Jupyter, and the notebooks stay thin: a ``parameters`` cell, one call, and
+cells that show the results.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import __version__
+from .config import SYNTHETIC_MARKER, load_settings
+from .exceptions import InsufficientDataError, ReportError
+from .instrument import Instrument, load_instrument
+from .io import read_table, write_csv, write_json
+
+logger = logging.getLogger(__name__)
+
+#: Files each step writes into ``data/processed/<cohort>/<wave>/``.
+INGEST_OUTPUTS = ("responses.csv", "quarantine.csv", "cell_issues.csv", "councils.csv", "ingest_summary.json")
+SCORE_OUTPUTS = ("respondent_scores.csv", "enabler_scores.csv", "grouping_scores.csv", "comparison.csv")
+
+
+def _settings(settings_file: str | Path | None) -> dict[str, Any]:
+    return load_settings(settings_file or None)
+
+
+def is_synthetic(raw_dir: str | Path) -> bool:
+    """True when the cohort folder carries the synthetic-data marker written by ``diagnostics demo``."""
+    return (Path(raw_dir) / SYNTHETIC_MARKER).exists()
+
+
+# --------------------------------------------------------------------------------------------
+# 01 ingest and clean
+# --------------------------------------------------------------------------------------------
+def ingest_step(*, raw_dir: str | Path, wave: str, processed_dir: str | Path, keys_dir: str | Path,
+                instrument: str | Path | Instrument | None = None, settings_file: str | Path | None = None,
+                keep_comments: bool = False, skip_bad_files: bool = False) -> Any:
+    """Load and clean one wave, account for every row, and write the processed tables.
+
+    Writes ``responses.csv``, ``quarantine.csv``, ``cell_issues.csv``, ``councils.csv``,
+    ``ingest_summary.json`` (and ``comments.csv`` only with ``keep_comments``) to
+    ``processed_dir``. Returns the :class:`analysis.ingest.IngestResult`.
+    """
+    from . import ingest, privacy
+
+    raw_dir = Path(raw_dir)
+    processed_dir = Path(processed_dir)
+    inst = instrument if isinstance(instrument, Instrument) else load_instrument(instrument)
+    settings = _settings(settings_file)
+    register = ingest.load_register(raw_dir)
+    salt = privacy.load_or_create_salt(Path(keys_dir), raw_dir.name)
+    result = ingest.load_wave(raw_dir / wave, instrument=inst, register=register, salt=salt,
+                              settings=settings, skip_bad_files=skip_bad_files,
+                              keep_comments=keep_comments, cohort_dir=raw_dir)
+    processed_dir.mkdir(parents=True, exist_ok=True)
+    write_csv(result.responses, processed_dir / "responses.csv")
+    write_csv(result.quarantine, processed_dir / "quarantine.csv")
+    write_csv(result.cell_issues, processed_dir / "cell_issues.csv")
+    write_csv(result.councils, processed_dir / "councils.csv")
+    summary = result.summary()
+    summary.update({"cohort": raw_dir.name, "wave": wave, "instrument": inst.id,
+                    "synthetic": is_synthetic(raw_dir), "register": register is not None})
+    write_json(summary, processed_dir / "ingest_summary.json")
+    comments_path = processed_dir / "comments.csv"
+    if keep_comments and result.comments is not None:
+        write_csv(result.comments, comments_path)
+    elif comments_path.exists():
+        comments_path.unlink()  # a previous --keep-comments run must not leave free text behind
+    logger.info("wave %s: %d responses rows, %d quarantined rows", wave, len(result.responses), len(result.quarantine))
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# 02 score
+# --------------------------------------------------------------------------------------------
+def score_step(*, processed_dir: str | Path, instrument: str | Path | Instrument | None = None,
+               settings_file: str | Path | None = None) -> dict[str, pd.DataFrame]:
+    """Score one wave from ``responses.csv`` and write the score tables.
+
+    Returns ``{"respondent_scores", "enabler_scores", "grouping_scores", "comparison"}``.
+    """
+    from . import compare, scoring
+
+    processed_dir = Path(processed_dir)
+    inst = instrument if isinstance(instrument, Instrument) else load_instrument(instrument)
+    settings = _settings(settings_file)
+    path = processed_dir / "responses.csv"
+    if not path.exists():
+        raise InsufficientDataError(f"{path} does not exist", hint="Run the ingest step (notebooks/01_ingest_clean.ipynb) first.")
+    responses = read_table(path, "responses")
+    if responses.empty:
+        raise InsufficientDataError("no accepted responses in this wave", path=path,
+                                    hint="Check quarantine.csv and ingest_summary.json to see why every row was set aside.")
+    tables = scoring.score_wave(responses, instrument=inst, settings=settings)
+    threshold = int(settings["privacy"]["disclosure_threshold"])
+    enabler = tables["enabler_scores"]
+    grouping = tables["grouping_scores"]
+    comparison = pd.concat([compare.council_vs_cohort(enabler, disclosure_threshold=threshold),
+                            compare.council_vs_cohort(grouping, disclosure_threshold=threshold)],
+                           ignore_index=True)
+    tables["comparison"] = comparison
+    for name in SCORE_OUTPUTS:
+        write_csv(tables[name], processed_dir / f"{name}.csv")
+    return tables
+
+
+# --------------------------------------------------------------------------------------------
+# shared by 03 and 04
+# --------------------------------------------------------------------------------------------
+@dataclass
+class ReportContext:
+    """Everything a report needs about one wave, read once from ``data/processed``."""
+
+    cohort: str
+    wave: str
+    instrument: Instrument
+    settings: dict[str, Any]
+    synthetic: bool
+    enabler_scores: pd.DataFrame
+    grouping_scores: pd.DataFrame
+    comparison: pd.DataFrame
+    summary: dict[str, Any]
+    previous: pd.DataFrame | None = None  # enabler_scores of the previous wave, when processed
+    run_id: str = ""
+
+    @property
+    def threshold(self) -> int:
+        return int(self.settings["privacy"]["disclosure_threshold"])
+
+    @property
+    def enabler_order(self) -> list[str]:
+        return self.instrument.enabler_ids
+
+    @property
+    def enabler_labels(self) -> dict[str, str]:
+        e = self.instrument.enablers
+        return {eid: f"{eid} {short}" for eid, short in zip(e["enabler_id"], e["short_name"], strict=True)}
+
+    def about(self, title: str) -> dict[str, Any]:
+        return {
+            "title": title, "synthetic": self.synthetic, "cohort": self.cohort, "wave": self.wave,
+            "instrument": f"{self.instrument.name} ({self.instrument.id} v{self.instrument.version})",
+            "disclosure threshold": f"groups with fewer than {self.threshold} respondents are suppressed",
+            "run id": self.run_id, "package version": f"upstream-diagnostics {__version__}",
+            "generated at": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M UTC"),
+        }
+
+    def first_screen_notes(self) -> list[str]:
+        """Caveats that belong on the first screen: skipped files, missing register."""
+        notes: list[str] = []
+        for f in self.summary.get("files", []):
+            if f.get("status") == "skipped":
+                notes.append(f"File skipped (--skip-bad-files): {f.get('source_file')}: {f.get('error')}")
+        if not self.summary.get("register", True):
+            notes.append("No cohort register (cohort.csv): councils are the distinct names found in the exports.")
+        return notes
+
+
+def load_report_context(*, processed_dir: str | Path, cohort: str, wave: str,
+                        instrument: str | Path | Instrument | None = None,
+                        settings_file: str | Path | None = None, synthetic: bool = False,
+                        previous_processed_dir: str | Path | None = None, run_id: str = "") -> ReportContext:
+    """Read the processed tables of one wave (and the previous wave's enabler scores if given)."""
+    processed_dir = Path(processed_dir)
+    for name in ("enabler_scores", "grouping_scores", "comparison"):
+        if not (processed_dir / f"{name}.csv").exists():
+            raise ReportError(f"{processed_dir / (name + '.csv')} does not exist",
+                              hint="Run the scoring step (notebooks/02_score.ipynb) first.")
+    summary_path = processed_dir / "ingest_summary.json"
+    summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.exists() else {}
+    previous = None
+    if previous_processed_dir and (Path(previous_processed_dir) / "enabler_scores.csv").exists():
+        previous = read_table(Path(previous_processed_dir) / "enabler_scores.csv", "enabler_scores")
+    return ReportContext(
+        cohort=cohort, wave=wave,
+        instrument=instrument if isinstance(instrument, Instrument) else load_instrument(instrument),
+        settings=_settings(settings_file), synthetic=bool(synthetic or summary.get("synthetic", False)),
+        enabler_scores=read_table(processed_dir / "enabler_scores.csv", "enabler_scores"),
+        grouping_scores=read_table(processed_dir / "grouping_scores.csv", "grouping_scores"),
+        comparison=read_table(processed_dir / "comparison.csv", "comparison"),
+        summary=summary, previous=previous, run_id=run_id,
+    )
+
+
+@dataclass
+class Report:
+    """What a report notebook shows: markdown blocks, figures and display tables, in order."""
+
+    banner: str
+    notes: list[str]
+    figures: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    text: dict[str, str] = field(default_factory=dict)
+    workbook: Path | None = None
+
+
+def _new_figure(**kwargs: Any) -> Any:
+    """A figure not registered with pyplot, so notebooks show it only where it is displayed."""
+    from matplotlib.figure import Figure
+
+    return Figure(**kwargs)
+
+
+def _council_rows(frame: pd.DataFrame, wave: str) -> pd.DataFrame:
+    return frame[(frame["wave"] == wave) & (frame["scope"] == "council")] if "scope" in frame else frame[frame["wave"] == wave]
+
+
+def _respondent_counts(ctx: ReportContext) -> pd.DataFrame:
+    """Respondents per council: the largest n over the council's enablers (valid enabler scores)."""
+    rows = _council_rows(ctx.enabler_scores, ctx.wave)
+    counts = (rows.groupby(["council_id", "council_name"], sort=False)["n"].max()
+              .rename("respondents").reset_index())
+    counts["suppressed"] = counts["respondents"] < ctx.threshold
+    return counts
+
+
+def cohort_report_step(*, processed_dir: str | Path, reports_dir: str | Path, cohort: str, wave: str,
+                       instrument: str | Path | Instrument | None = None,
+                       settings_file: str | Path | None = None, synthetic: bool = False,
+                       previous_processed_dir: str | Path | None = None, run_id: str = "") -> Report:
+    """Build the cohort comparison report of one wave and write ``cohort_report.xlsx``.
+
+    The notebook displays the returned :class:`Report`; nbconvert turns the executed notebook
+    into ``cohort_report.html``.
+    """
+    from . import compare, plots, reports
+
+    ctx = load_report_context(processed_dir=processed_dir, cohort=cohort, wave=wave, instrument=instrument,
+                              settings_file=settings_file, synthetic=synthetic,
+                              previous_processed_dir=previous_processed_dir, run_id=run_id)
+    title = f"Cohort report: {cohort}, wave {wave}"
+    report = Report(banner=reports.banner_markdown(synthetic=ctx.synthetic, cohort=cohort, wave=wave, title=title),
+                    notes=ctx.first_screen_notes())
+    comp = ctx.comparison[(ctx.comparison["wave"] == wave) & ctx.comparison["unit_id"].isin(ctx.enabler_order)]
+    counts = _respondent_counts(ctx)
+    n_total = int(ctx.enabler_scores.loc[(ctx.enabler_scores["wave"] == wave) & (ctx.enabler_scores["scope"] == "cohort"), "n"].max())
+    shown = comp[~comp["suppressed"]]
+    report.text["overview"] = (
+        f"{len(counts)} councils, {n_total} respondents with at least one valid enabler score. "
+        f"{int(counts['suppressed'].sum())} council(s) with fewer than {ctx.threshold} respondents are suppressed. "
+        f"Scores run from 1 (Strongly disagree) to 5 (Strongly agree); the spider diagrams compare each "
+        f"council's mean with the cohort median (the median of council means)."
+    )
+    if shown.empty:
+        raise InsufficientDataError(f"every council in wave {wave} has fewer than {ctx.threshold} respondents, so nothing can be shown",
+                                    hint="Lower privacy.disclosure_threshold in a settings file only if your disclosure policy allows it.")
+
+    # heatmap: council x enabler (suppressed councils kept as empty rows so nobody looks missing)
+    fig = _new_figure(figsize=(11, 0.42 * len(counts) + 2.2), layout="constrained")
+    plots.heatmap(comp, x="unit_id", y="council_name", value="mean", ax=fig.add_subplot(), labels=ctx.enabler_labels)
+    report.figures["heatmap"] = fig
+
+    # spider small multiples: each council against the cohort median
+    report.figures["spider_grid"] = plots.spider_grid(shown, council="council_name", enabler="unit_id", value="mean",
+                                                      reference="cohort_median", order=ctx.enabler_order,
+                                                      labels={k: v.split(" ", 1)[0] for k, v in ctx.enabler_labels.items()})
+
+    # tables
+    cohort_rows = ctx.enabler_scores[(ctx.enabler_scores["wave"] == wave) & (ctx.enabler_scores["scope"] == "cohort")]
+    wide = shown.pivot_table(index=["council_id", "council_name"], columns="unit_id", values="mean", sort=False)
+    wide = wide.reindex(columns=ctx.enabler_order).reset_index()
+    wide = counts[["council_id", "respondents"]].merge(wide, on="council_id", how="left")
+    wide.loc[wide["respondents"] < ctx.threshold, ctx.enabler_order] = float("nan")
+    wide.insert(1, "council_name", wide.pop("council_name").fillna(wide["council_id"].map(dict(zip(counts["council_id"], counts["council_name"], strict=True)))))
+    report.tables["council_by_enabler"] = wide.rename(columns=ctx.enabler_labels)
+    report.tables["cohort_enablers"] = reports.format_for_report(cohort_rows, threshold=ctx.threshold, level_names=ctx.enabler_labels)
+    enabler_long = _council_rows(ctx.enabler_scores, wave)
+    report.tables["enabler_scores"] = reports.format_for_report(enabler_long, threshold=ctx.threshold, level_names=ctx.enabler_labels)
+    gnames = dict(zip(ctx.instrument.groupings["grouping_id"], ctx.instrument.groupings["grouping_name"], strict=True))
+    gnames["overall"] = "Overall"
+    grouping_long = ctx.grouping_scores[ctx.grouping_scores["wave"] == wave]
+    report.tables["grouping_scores"] = reports.format_for_report(grouping_long, threshold=ctx.threshold, level_names=gnames)
+    if ctx.previous is not None:
+        both = pd.concat([ctx.previous, ctx.enabler_scores], ignore_index=True)
+        change = compare.wave_change(both[both["scope"] == "council"])
+        change = change[change["wave_to"] == wave]
+        small = (change["n_from"] < ctx.threshold) | (change["n_to"] < ctx.threshold)
+        change = change.assign(suppressed=small.to_numpy())
+        num = [c for c in change.columns if c not in ("n_from", "n_to", "suppressed") and pd.api.types.is_numeric_dtype(change[c])]
+        change.loc[small, num] = float("nan")
+        report.tables["wave_change"] = change
+    files = pd.DataFrame(ctx.summary.get("files", []))
+    if not files.empty:
+        report.tables["data_quality"] = files
+    sheets = {"Council x enabler": report.tables["council_by_enabler"],
+              "Enabler scores": report.tables["enabler_scores"],
+              "Cohort enablers": report.tables["cohort_enablers"],
+              "Grouping scores": report.tables["grouping_scores"]}
+    if "wave_change" in report.tables:
+        sheets["Change since last wave"] = report.tables["wave_change"]
+    if "data_quality" in report.tables:
+        sheets["Data quality"] = report.tables["data_quality"]
+    report.workbook = reports.write_workbook(Path(reports_dir) / "cohort_report.xlsx", sheets,
+                                             about=ctx.about(title) | {"notes": " | ".join(report.notes)},
+                                             title=title)
+    return report
+
+
+def council_ids(processed_dir: str | Path, wave: str) -> list[str]:
+    """Councils of a wave that get an insight pack (every council with accepted responses)."""
+    scores = read_table(Path(processed_dir) / "enabler_scores.csv", "enabler_scores")
+    rows = scores[(scores["wave"] == wave) & (scores["scope"] == "council")]
+    return list(dict.fromkeys(rows["council_id"].astype(str)))
+
+
+def council_pack_step(*, processed_dir: str | Path, reports_dir: str | Path, cohort: str, wave: str,
+                      council_id: str, instrument: str | Path | Instrument | None = None,
+                      settings_file: str | Path | None = None, synthetic: bool = False,
+                      previous_processed_dir: str | Path | None = None, run_id: str = "",
+                      context: ReportContext | None = None) -> Report:
+    """Build one council's insight pack and write ``councils/<council_id>.xlsx``.
+
+    Pass ``context`` (from :func:`load_report_context`) to reuse tables across councils.
+    """
+    from . import compare, plots, reports
+
+    ctx = context or load_report_context(processed_dir=processed_dir, cohort=cohort, wave=wave, instrument=instrument,
+                                         settings_file=settings_file, synthetic=synthetic,
+                                         previous_processed_dir=previous_processed_dir, run_id=run_id)
+    comp = ctx.comparison[(ctx.comparison["wave"] == wave) & (ctx.comparison["council_id"] == council_id)]
+    if comp.empty:
+        known = ", ".join(council_ids(processed_dir, wave)[:10])
+        raise ReportError(f"council {council_id!r} has no scores in wave {wave}", hint=f"Councils in this wave include: {known}.")
+    name = str(comp["council_name"].iloc[0])
+    title = f"Insight pack: {name}, wave {wave}"
+    report = Report(banner=reports.banner_markdown(synthetic=ctx.synthetic, cohort=cohort, wave=wave, title=title),
+                    notes=ctx.first_screen_notes())
+    enablers = comp[comp["unit_id"].isin(ctx.enabler_order)]
+    n_resp = int(enablers["n"].max())
+    suppressed = bool(enablers["suppressed"].all())
+    if suppressed:
+        report.text["overview"] = (f"{name} has fewer than {ctx.threshold} respondents with valid scores in this wave, "
+                                   f"so its results are suppressed to protect respondents' confidentiality.")
+    else:
+        report.text["overview"] = (f"{n_resp} respondents from {name}. The spider diagram shows the council's mean score per "
+                                   f"enabler (1 = Strongly disagree, 5 = Strongly agree) against the cohort median "
+                                   f"(the median of council means).")
+        series = pd.concat([
+            enablers.assign(series=name)[["unit_id", "mean", "series"]],
+            enablers.assign(series="Cohort median", mean=enablers["cohort_median"])[["unit_id", "mean", "series"]],
+        ], ignore_index=True)
+        fig = _new_figure(figsize=(7.5, 7.5), layout="constrained")
+        plots.spider(series, enabler="unit_id", value="mean", hue="series", order=ctx.enabler_order,
+                     labels=ctx.enabler_labels, ax=fig.add_subplot(projection="polar"))
+        report.figures["spider"] = fig
+        fig2 = _new_figure(figsize=(8, 5), layout="constrained")
+        plots.enabler_bars(enablers, enabler="unit_id", value="mean", reference="cohort_median",
+                           order=ctx.enabler_order, labels=ctx.enabler_labels, ax=fig2.add_subplot())
+        report.figures["bars"] = fig2
+    council_enablers = ctx.enabler_scores[(ctx.enabler_scores["wave"] == wave) & (ctx.enabler_scores["council_id"] == council_id)]
+    table = reports.format_for_report(council_enablers, threshold=ctx.threshold, level_names=ctx.enabler_labels)
+    report.tables["enablers"] = table
+    gnames = dict(zip(ctx.instrument.groupings["grouping_id"], ctx.instrument.groupings["grouping_name"], strict=True))
+    gnames["overall"] = "Overall"
+    cg = ctx.grouping_scores[(ctx.grouping_scores["wave"] == wave) & (ctx.grouping_scores["council_id"] == council_id)]
+    report.tables["groupings"] = reports.format_for_report(cg, threshold=ctx.threshold, level_names=gnames)
+    if not suppressed:
+        n_sw = int(ctx.settings["reports"]["strongest_weakest_n"])
+        report.tables["strongest_weakest"] = compare.strongest_weakest(ctx.comparison[ctx.comparison["unit_id"].isin(ctx.enabler_order)],
+                                                                       council_id=council_id, wave=wave, n=n_sw)
+        report.tables["comparison"] = enablers[["unit_id", "unit_name", "n", "mean", "cohort_median", "diff_vs_median", "rank", "n_ranked"]]
+    if ctx.previous is not None and not suppressed:
+        both = pd.concat([ctx.previous, ctx.enabler_scores], ignore_index=True)
+        both = both[(both["scope"] == "council") & (both["council_id"] == council_id)]
+        change = compare.wave_change(both)
+        change = change[(change["wave_to"] == wave) & (change["n_from"] >= ctx.threshold)]
+        if not change.empty:
+            report.tables["wave_change"] = change
+    sheets = {"Enablers": report.tables["enablers"], "Groupings": report.tables["groupings"]}
+    for key, sheet in (("comparison", "Versus cohort"), ("strongest_weakest", "Strongest and weakest"), ("wave_change", "Change since last wave")):
+        if key in report.tables:
+            sheets[sheet] = report.tables[key]
+    report.workbook = reports.write_workbook(Path(reports_dir) / "councils" / f"{council_id}.xlsx", sheets,
+                                             about=ctx.about(title) | {"council": f"{name} ({council_id})"}, title=title)
+    return report

@@ -1,0 +1,160 @@
+"""Regenerate notebooks/*.ipynb from the cell sources below (no outputs, stable cell ids).
+
+The notebooks are the source of truth that JupyterLab users edit; this script exists so that a
+reviewer can see all four in one place and so that they can be rebuilt cleanly. Run:
+``.venv/bin/python tools/build_notebooks.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+
+IMPORTS = """%matplotlib inline
+from IPython.display import Markdown, display
+
+from analysis import reports, steps"""
+
+REPORT_PARAMS = '''cohort: str = "demo"                                    # cohort folder under data/raw/
+wave: str = "2024-01"                                   # wave folder under data/raw/<cohort>/
+processed_dir: str = "../data/processed/demo/2024-01"   # this wave's processed tables
+reports_dir: str = "../reports/demo/2024-01"            # where this wave's reports go
+previous_processed_dir: str = ""                        # processed tables of the previous wave, empty if none
+instrument: str = ""                                    # empty means margins_to_mainstream, else a path to an instrument YAML
+settings_file: str = ""                                 # optional YAML overriding analysis/settings.yml
+synthetic: bool = True                                  # show the "Synthetic demo data" banner
+run_id: str = ""                                        # pipeline run id, for provenance'''
+
+NOTEBOOKS = {
+    "01_ingest_clean.ipynb": [
+        new_markdown_cell("# 01 Ingest and clean\n\nReads every export of one wave (any survey tool's format), maps columns to the "
+                          "instrument's statements and answers to scores, and accounts for every row: each data row is either an "
+                          "accepted respondent or in `quarantine.csv` with a reason. Names, emails, IP addresses and free text are "
+                          "dropped here. Writes `data/processed/<cohort>/<wave>/`."),
+        new_code_cell(IMPORTS),
+        new_code_cell('''raw_dir: str = "../data/raw/demo"                 # the cohort's raw folder (read-only)
+wave: str = "2024-01"                             # wave folder under raw_dir
+processed_dir: str = "../data/processed/demo/2024-01"  # where this wave's tables go
+keys_dir: str = "../data/keys"                    # per-cohort salts for respondent keys (never in outputs)
+instrument: str = ""                              # empty means margins_to_mainstream, else a path to an instrument YAML
+settings_file: str = ""                           # optional YAML overriding analysis/settings.yml
+keep_comments: bool = False                       # keep masked free-text comments in comments.csv
+skip_bad_files: bool = False                      # carry on past unreadable files (recorded in the manifest)''',
+                      metadata={"tags": ["parameters"]}),
+        new_code_cell('''result = steps.ingest_step(raw_dir=raw_dir, wave=wave, processed_dir=processed_dir, keys_dir=keys_dir,
+                           instrument=instrument or None, settings_file=settings_file or None,
+                           keep_comments=keep_comments, skip_bad_files=skip_bad_files)
+for note in result.notes:
+    display(Markdown(f"**Note:** {note}"))'''),
+        new_markdown_cell("## Every row accounted for\n\nPer file and sheet: detected format, rows read, accepted respondents and "
+                          "quarantined rows (rows read = accepted + quarantined, checked on every run)."),
+        new_code_cell("result.files"),
+        new_markdown_cell("## Quarantined rows by reason"),
+        new_code_cell('result.quarantine["reason"].value_counts().rename_axis("reason").rename("rows").to_frame()'),
+        new_markdown_cell("## Cells read as missing\n\n`dont_know`: a deliberate non-answer; `out_of_range`: a number outside "
+                          "the scale; `unparseable`: text that is not an answer. Details in `cell_issues.csv`."),
+        new_code_cell('result.cell_issues["kind"].value_counts().rename_axis("kind").rename("cells").to_frame()'),
+        new_markdown_cell("## Councils"),
+        new_code_cell("result.councils"),
+    ],
+    "02_score.ipynb": [
+        new_markdown_cell("# 02 Score\n\nRespondent enabler scores (mean of the enabler's answered statements, valid when at "
+                          "least 2 of 3 are answered), grouping and overall scores, then council and cohort summaries and each "
+                          "council's position against the cohort. Conventions: `docs/methodology.md`."),
+        new_code_cell(IMPORTS),
+        new_code_cell('''processed_dir: str = "../data/processed/demo/2024-01"  # this wave's processed tables
+instrument: str = ""                              # empty means margins_to_mainstream, else a path to an instrument YAML
+settings_file: str = ""                           # optional YAML overriding analysis/settings.yml''',
+                      metadata={"tags": ["parameters"]}),
+        new_code_cell('''tables = steps.score_step(processed_dir=processed_dir, instrument=instrument or None,
+                          settings_file=settings_file or None)'''),
+        new_markdown_cell("## Cohort: enabler scores (all respondents pooled, each counted once)"),
+        new_code_cell('reports.display_table(tables["enabler_scores"].query("scope == \'cohort\'"))'),
+        new_markdown_cell("## Groupings and overall, per council"),
+        new_code_cell('reports.display_table(tables["grouping_scores"])'),
+    ],
+    "03_cohort_report.ipynb": [
+        new_code_cell(IMPORTS),
+        new_code_cell(REPORT_PARAMS, metadata={"tags": ["parameters"]}),
+        new_code_cell('''report = steps.cohort_report_step(processed_dir=processed_dir, reports_dir=reports_dir, cohort=cohort, wave=wave,
+                                  instrument=instrument or None, settings_file=settings_file or None,
+                                  synthetic=synthetic, previous_processed_dir=previous_processed_dir or None,
+                                  run_id=run_id)
+display(Markdown(report.banner))
+for note in report.notes:
+    display(Markdown(f"**Note:** {note}"))
+display(Markdown(report.text["overview"]))'''),
+        new_markdown_cell("## Enabler maturity by council\n\nMean enabler score per council (1 = Strongly disagree, "
+                          "5 = Strongly agree). Grey hatched rows: fewer respondents than the disclosure threshold."),
+        new_code_cell('display(report.figures["heatmap"])'),
+        new_markdown_cell("## Each council against the cohort\n\nSpider diagram of each council's mean enabler scores "
+                          "(solid) against the cohort median of council means (dashed), as in the diagnostic's scoring tool."),
+        new_code_cell('display(report.figures["spider_grid"])'),
+        new_markdown_cell("## Scores and respondents\n\nCouncil x enabler means with the number of respondents."),
+        new_code_cell('reports.display_table(report.tables["council_by_enabler"])'),
+        new_markdown_cell("## Cohort enabler scores\n\nAll respondents pooled, each counted once: n, mean, spread and the "
+                          "share answering favourably (enabler score 4 or more) or unfavourably (2 or less)."),
+        new_code_cell('reports.display_table(report.tables["cohort_enablers"])'),
+        new_markdown_cell("## Groupings: mindset; behaviours, values and relationships; infrastructure"),
+        new_code_cell('reports.display_table(report.tables["grouping_scores"])'),
+        new_markdown_cell("## Change since the previous wave"),
+        new_code_cell('''if "wave_change" in report.tables:
+    display(reports.display_table(report.tables["wave_change"]))
+else:
+    display(Markdown("This is the first wave processed for this cohort."))'''),
+        new_markdown_cell("## Data quality"),
+        new_code_cell('''if "data_quality" in report.tables:
+    display(reports.display_table(report.tables["data_quality"]))
+display(Markdown(f"Workbook with these tables: `{report.workbook.name}`. " + reports.provenance_markdown({"run_id": run_id, "cohort": cohort, "wave": wave})))'''),
+    ],
+    "04_council_pack.ipynb": [
+        new_code_cell(IMPORTS),
+        new_code_cell(REPORT_PARAMS + '\ncouncil_id: str = "C01"                                 # the council this pack is for',
+                      metadata={"tags": ["parameters"]}),
+        new_code_cell('''report = steps.council_pack_step(processed_dir=processed_dir, reports_dir=reports_dir, cohort=cohort, wave=wave,
+                                 council_id=council_id, instrument=instrument or None,
+                                 settings_file=settings_file or None, synthetic=synthetic,
+                                 previous_processed_dir=previous_processed_dir or None, run_id=run_id)
+display(Markdown(report.banner))
+for note in report.notes:
+    display(Markdown(f"**Note:** {note}"))
+display(Markdown(report.text["overview"]))'''),
+        new_markdown_cell("## Enabler maturity against the cohort"),
+        new_code_cell('''for key in ("spider", "bars"):
+    if key in report.figures:
+        display(report.figures[key])'''),
+        new_markdown_cell("## Strongest and weakest enablers"),
+        new_code_cell('''if "strongest_weakest" in report.tables:
+    display(reports.display_table(report.tables["strongest_weakest"]))'''),
+        new_markdown_cell("## Enabler scores"),
+        new_code_cell('reports.display_table(report.tables["enablers"])'),
+        new_markdown_cell("## Groupings and overall"),
+        new_code_cell('reports.display_table(report.tables["groupings"])'),
+        new_markdown_cell("## Change since the previous wave"),
+        new_code_cell('''if "wave_change" in report.tables:
+    display(reports.display_table(report.tables["wave_change"]))
+else:
+    display(Markdown("No earlier wave to compare with (or too few respondents in it)."))
+display(Markdown(f"Workbook with these tables: `{report.workbook.name}`. " + reports.provenance_markdown({"run_id": run_id, "cohort": cohort, "wave": wave})))'''),
+    ],
+}
+
+
+def build() -> None:
+    for name, cells in NOTEBOOKS.items():
+        for i, cell in enumerate(cells):
+            cell["id"] = f"{Path(name).stem[:2]}-{i:02d}"
+        nb = new_notebook(cells=cells, metadata={
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        })
+        nbformat.validate(nb)
+        nbformat.write(nb, ROOT / "notebooks" / name)
+
+
+if __name__ == "__main__":
+    build()
