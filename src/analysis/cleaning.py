@@ -55,7 +55,7 @@ def _is_blank(value: Any) -> bool:
         or (isinstance(value, str) and not value.strip())
 
 
-def _blank_to_empty(values: pd.Series) -> pd.Series:
+def blank_to_empty(values: pd.Series) -> pd.Series:
     """``values`` as object dtype with every missing value replaced by ``""`` (a hashable map key)."""
     obj = values.astype(object)
     return obj.where(obj.notna(), "")
@@ -153,7 +153,7 @@ def parse_answers(values: pd.Series, *, scale: Scale,
     """
     parser = _AnswerParser(scale)
     recode_map = {_recode_key(k): v for k, v in (recode or {}).items()}
-    obj = _blank_to_empty(values)
+    obj = blank_to_empty(values)
     uniques = pd.unique(obj.to_numpy())
     table: dict[Any, tuple[float, str | None]] = {}
     for raw in uniques:
@@ -183,10 +183,15 @@ def check_code_set(values: pd.Series, *, scale: Scale) -> str | None:
     of deleted or reordered options: 1, 2, 4, 5, 6 for a five-point scale). Such a column must not be
     trusted: the caller turns the message into a file-level error asking for a ``recode``.
 
-    A column is flagged when a code inside ``min..max`` is never used **and** codes just outside the
-    scale (within one scale width of it, e.g. 0 or 6..10 for 1..5) are used. A subset of the scale
-    (``{2, 3, 4}``) is fine, and so are stray codes outside the scale with no gap inside it (those
-    become ``out_of_range`` cell issues). Non-numeric answers are ignored.
+    A column is flagged when codes just above the scale are used (up to one scale width above it,
+    6..10 for 1..5) **and** the scale codes used have a gap (a code between the lowest and highest
+    scale code used is never used): ``{1, 2, 4, 5, 6}`` is flagged. A subset of the scale
+    (``{2, 3, 4}``) is fine, and so are stray codes with no gap (``{1..5, 6}``, ``{1, 2, 3, 4, 6}``,
+    ``{3, 4, 6}``, ``{1..5, 55}``, ``{0, 4}``): their extra codes become ``out_of_range`` cell
+    issues. Qualtrics numbers an extra "Don't know" option max+1, so a column where nobody chose 5
+    reads ``{1, 2, 3, 4, 6}`` and must not be flagged. Not detected, by design: codes below the scale
+    (``{0, 1, 2, 3, 4}``: 0-based codes or a typed 0) and whole-scale shifts without a gap
+    (``{2, 3, 4, 5, 6}``). Non-numeric answers are ignored.
 
     Returns
     -------
@@ -203,11 +208,12 @@ def check_code_set(values: pd.Series, *, scale: Scale) -> str | None:
             codes.add(int(num))
     if not codes:
         return None
-    width = scale.points
-    inside = set(scale.codes)
-    near_outside = {c for c in codes if scale.max < c <= scale.max + width or scale.min - width <= c < scale.min}
-    missing = sorted(inside - codes)
-    if not near_outside or not missing:
+    near_outside = {c for c in codes if scale.max < c <= scale.max + scale.points}
+    inside = codes & set(scale.codes)
+    if not near_outside or not inside:
+        return None
+    missing = sorted(c for c in scale.codes if min(inside) < c < max(inside) and c not in codes)
+    if not missing:
         return None
     shown = "{" + ", ".join(str(c) for c in sorted(codes)) + "}"
     return (f"answer codes {shown} do not look like the scale's codes {scale.min}..{scale.max}: "
@@ -238,6 +244,7 @@ def _normalise_one(name: Any) -> str | None:
     text = unicodedata.normalize("NFKD", str(name).translate(_APOSTROPHES).casefold())
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = text.replace("&", " and ").replace("'", "")
+    text = re.sub(r"(?<=\b\w)\.(?=\w\b)", "", text)  # dotted abbreviations: d.c. -> dc, m.b.c. -> mbc
     text = _LB_RE.sub(" london borough of ", text)
     text = re.sub(r"[\W_]+", " ", text)
     text = re.sub(r"\b(?:london|royal) borough of\b", " ", text)
@@ -265,7 +272,7 @@ def normalise_council_name(s: pd.Series) -> pd.Series:
     uniques = pd.unique(s.astype(object).to_numpy())
     table = {u: _normalise_one(u) for u in uniques if not _is_blank(u)}
     table[""] = None
-    return _blank_to_empty(s).map(table).astype("string")
+    return blank_to_empty(s).map(table).astype("string")
 
 
 def council_slug(normalised: pd.Series) -> pd.Series:
@@ -313,7 +320,7 @@ def match_councils(raw: pd.Series, *, register: pd.DataFrame | None) -> pd.DataF
     norm = normalise_council_name(raw)
     if register is None:
         slug = council_slug(norm)
-        spelled = pd.DataFrame({"slug": slug, "raw": _blank_to_empty(raw).astype(str).str.strip()})
+        spelled = pd.DataFrame({"slug": slug, "raw": blank_to_empty(raw).astype(str).str.strip()})
         spelled = spelled[spelled["slug"].notna() & (spelled["raw"] != "")]
         if len(spelled):
             counts = spelled.groupby(["slug", "raw"], sort=False).size().reset_index(name="n")
@@ -346,7 +353,8 @@ def council_from_filename(stem: str, *, register: pd.DataFrame | None) -> tuple[
         return None
     tokens = stem_norm.split()
     hits: list[tuple[int, int, str]] = []  # (start, end, council_id)
-    for key, cid in zip(*(register_keys(register)[c] for c in ("key", "council_id")), strict=True):
+    keys = register_keys(register)
+    for key, cid in zip(keys["key"], keys["council_id"], strict=True):
         ktok = key.split()
         n = len(ktok)
         for i in range(len(tokens) - n + 1):
@@ -382,7 +390,7 @@ def _looks_like_summary(value: Any) -> bool:
 
 def classify_rows(data: pd.DataFrame, *, scores: pd.DataFrame, item_keys: Sequence[str],
                   council_key: str | None = None, id_keys: Sequence[str] = (),
-                  matched: pd.Series | None = None) -> pd.DataFrame:
+                  matched: pd.Series | None = None, skip_keys: Sequence[str] = ()) -> pd.DataFrame:
     """Decide which data rows are quarantined, and why (first reason that applies wins).
 
     Parameters
@@ -399,6 +407,9 @@ def classify_rows(data: pd.DataFrame, *, scores: pd.DataFrame, item_keys: Sequen
         Column keys of the export's respondent-id columns.
     matched
         Whether the row's council was recognised (``None``: do not check councils).
+    skip_keys
+        Columns ignored when looking for the first non-empty cell (the personal columns, so that a
+        name is never tested as a summary word nor quoted in ``detail``).
 
     Returns
     -------
@@ -416,15 +427,21 @@ def classify_rows(data: pd.DataFrame, *, scores: pd.DataFrame, item_keys: Sequen
     text = data.astype(object).fillna("").astype(str)
     filled = text.apply(lambda col: col.str.strip() != "")
     blank = ~filled.any(axis=1)
-    first_idx = filled.to_numpy().argmax(axis=1)
-    first_cell = pd.Series(text.to_numpy()[np.arange(len(text)), first_idx] if len(text) else [],
+    looked = [c for c in text.columns if c not in set(skip_keys)]
+    filled_l = filled[looked].to_numpy()
+    first_idx = filled_l.argmax(axis=1) if looked else np.zeros(len(text), dtype=int)
+    first_cell = pd.Series(text[looked].to_numpy()[np.arange(len(text)), first_idx] if len(text) and looked else "",
                            index=data.index, dtype=object)
     first_uniques = {u: _looks_like_summary(u) for u in pd.unique(first_cell.to_numpy())}
-    summary = first_cell.map(first_uniques).astype(bool) & ~blank
+    by_word = first_cell.map(first_uniques).astype(bool) & ~blank
     if council_key is not None:
         council_cells = text[council_key]
         cu = {u: _looks_like_summary(u) for u in pd.unique(council_cells.to_numpy())}
-        summary |= council_cells.map(cu).astype(bool)
+        by_council = council_cells.map(cu).astype(bool)
+        # quote the cell that matched
+        first_cell = first_cell.where(by_word | ~by_council, council_cells)
+        by_word = by_word | by_council
+    summary = by_word
     anchor_keys = [k for k in ([council_key] if council_key else []) + list(id_keys)]
     no_anchor = ~filled[anchor_keys].any(axis=1) if anchor_keys else pd.Series(True, index=data.index)
     if item_keys:
@@ -455,7 +472,7 @@ def classify_rows(data: pd.DataFrame, *, scores: pd.DataFrame, item_keys: Sequen
     sm = summary.to_numpy(dtype=bool) & ~blank.to_numpy(dtype=bool)
     if sm.any():
         first = first_cell.astype(str).str.slice(0, 40)
-        detail[sm] = np.where(by_numbers.to_numpy()[sm] & ~first_cell[sm].map(first_uniques).astype(bool).to_numpy(),
+        detail[sm] = np.where(~by_word.to_numpy()[sm],
                               "no council or respondent id and non-integer item values (e.g. 3.67): a computed row",
                               "first cell '" + first[sm] + "' marks a summary row")
     return pd.DataFrame({"reason": reason, "detail": detail}, index=data.index)
@@ -519,7 +536,7 @@ def parse_timestamps(s: pd.Series) -> pd.Series:
         uk_only = (day.notna() & month.isna()).any()
         result[rest] = month.combine_first(day) if us_only and not uk_only else day.combine_first(month)
     mapping = dict(zip(uniques.index, result, strict=True))
-    stripped = _blank_to_empty(s).astype(str).str.strip()
+    stripped = blank_to_empty(s).astype(str).str.strip()
     return stripped.map(mapping).astype("datetime64[us]")
 
 
@@ -544,6 +561,6 @@ def normalise_perspective(s: pd.Series, *, instrument: Instrument) -> pd.Series:
         found = {canon for lab, canon in labels.items() if re.search(rf"\b{re.escape(lab)}\b", text)}
         return found.pop() if len(found) == 1 else None
 
-    obj = _blank_to_empty(s)
+    obj = blank_to_empty(s)
     table = {u: one(u) for u in pd.unique(obj.to_numpy())}
     return obj.map(table).astype("string")

@@ -15,6 +15,11 @@ A statistic blanked by small-group suppression (NaN) is never drawn as a number:
   translucent fill is drawn only for polygons with no missing point, so no filled area implies a
   value that is not there;
 * :func:`enabler_bars` draws a zero-width bar labelled ``suppressed``.
+
+Every function also takes ``suppressed="suppressed"``: when the table has that boolean column
+(``comparison`` does, and keeps the means of suppressed rows for internal use), the values of
+flagged rows are treated as missing, so a figure can never disclose a suppressed group's value.
+Pass ``suppressed=None`` to switch this off.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import logging
 import math
 import textwrap
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -103,6 +109,22 @@ def _float_series(s: pd.Series) -> pd.Series:
     return pd.Series(_float(s), index=s.index)
 
 
+def _masked(data: pd.DataFrame, columns: Sequence[str | None], suppressed: str | None) -> pd.DataFrame:
+    """Copy of ``data`` with ``columns`` as floats, NaN on rows flagged in the ``suppressed`` column."""
+    out = data.copy()
+    flag = None
+    if suppressed is not None and suppressed in out.columns:
+        flag = out[suppressed].fillna(False).astype(bool).to_numpy()
+    for col in columns:
+        if col is None:
+            continue
+        values = _float(out[col])
+        if flag is not None and col != suppressed:
+            values = np.where(flag, np.nan, values)
+        out[col] = values
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # heatmap
 # --------------------------------------------------------------------------------------------
@@ -110,7 +132,7 @@ def heatmap(data: pd.DataFrame, *, x: str = "unit_id", y: str = "council_name", 
             ax: Axes | None = None, vmin: float = 1, vmax: float = 5, center: float | None = 3,
             annot: bool = True, fmt: str = ".1f", cmap: Any = DEFAULT_CMAP,
             labels: Mapping[Any, str] | None = None, order: Sequence[Any] | None = None,
-            threshold: int | None = None) -> Axes:
+            threshold: int | None = None, suppressed: str | None = "suppressed") -> Axes:
     """Council x enabler maturity at a glance.
 
     Parameters
@@ -134,6 +156,9 @@ def heatmap(data: pd.DataFrame, *, x: str = "unit_id", y: str = "council_name", 
         Column order; default order of first appearance. Rows keep the order of first appearance.
     threshold
         Disclosure threshold, used only in the legend note for suppressed cells.
+    suppressed
+        Boolean column whose flagged rows are drawn as suppressed whatever their value (see the
+        module docstring); ignored when absent.
 
     Returns
     -------
@@ -151,15 +176,21 @@ def heatmap(data: pd.DataFrame, *, x: str = "unit_id", y: str = "council_name", 
     _check_unique(data, [y, x], "heatmap", f"Filter the table to one wave/level so that each {y} x {x} appears once.")
     rows = list(pd.unique(data[y]))
     cols = _unit_order(data, x, order)
-    table = (data.assign(**{value: _float(data[value])})
+    table = (_masked(data, [value], suppressed)
              .pivot(index=y, columns=x, values=value)
              .reindex(index=rows, columns=cols))
     if ax is None:
         _, ax = plt.subplots(figsize=(max(6.0, 0.75 * len(cols) + 3.0), max(3.0, 0.4 * len(rows) + 2.0)))
-    sns.heatmap(table, ax=ax, vmin=vmin, vmax=vmax, center=center, cmap=cmap, annot=annot, fmt=fmt,
-                linewidths=0.5, linecolor="white", square=False,
-                xticklabels=[_wrap(_label(c, labels)) for c in cols], yticklabels=[str(r) for r in rows],
-                cbar_kws={"label": value, "ticks": list(range(math.ceil(vmin), math.floor(vmax) + 1))})
+    xlabels = [_label(c, labels) for c in cols]
+    slanted = max(map(len, xlabels), default=0) > 6      # long names: slant rather than overlap
+    if slanted:
+        xlabels = [_wrap(t, 24) for t in xlabels]
+    with warnings.catch_warnings():  # seaborn 0.13.2 calls Colormap.set_bad (pending deprecation in mpl 3.11)
+        warnings.filterwarnings("ignore", message=".*set_bad.*", category=PendingDeprecationWarning)
+        sns.heatmap(table, ax=ax, vmin=vmin, vmax=vmax, center=center, cmap=cmap, annot=annot, fmt=fmt,
+                    linewidths=0.5, linecolor="white", square=False,
+                    xticklabels=xlabels, yticklabels=[str(r) for r in rows],
+                    cbar_kws={"label": value, "ticks": list(range(math.ceil(vmin), math.floor(vmax) + 1))})
     missing = np.argwhere(np.isnan(table.to_numpy(dtype="float64")))
     for i, j in missing:
         ax.add_patch(Rectangle((j, i), 1, 1, facecolor=SUPPRESSED_FACE, edgecolor=SUPPRESSED_EDGE,
@@ -170,7 +201,11 @@ def heatmap(data: pd.DataFrame, *, x: str = "unit_id", y: str = "council_name", 
                   loc="lower left", bbox_to_anchor=(0.0, 1.01), frameon=False, fontsize="small")
     ax.set_xlabel("")
     ax.set_ylabel("")
-    ax.tick_params(axis="x", labelrotation=0, labelsize="small")
+    ax.tick_params(axis="x", labelsize="small")
+    for tick in ax.get_xticklabels():
+        tick.set_rotation(35 if slanted else 0)
+        tick.set_horizontalalignment("right" if slanted else "center")
+        tick.set_rotation_mode("anchor")
     ax.tick_params(axis="y", labelrotation=0)
     return ax
 
@@ -227,7 +262,8 @@ def _reference_radii(data: pd.DataFrame, enabler: str, reference: str, units: li
 def spider(data: pd.DataFrame, *, enabler: str = "unit_id", value: str = "mean", hue: str | None = "series",
            order: Sequence[Any] | None = None, labels: Mapping[Any, str] | None = None, ax: Axes | None = None,
            vmin: float = 1, vmax: float = 5, palette: Any = None, fill: bool = True,
-           reference: str | None = None, reference_label: str = "Cohort median", legend: bool = True) -> Axes:
+           reference: str | None = None, reference_label: str = "Cohort median", legend: bool = True,
+           suppressed: str | None = "suppressed") -> Axes:
     """Spider (radar) diagram: one closed polygon per ``hue`` level over the enablers.
 
     Parameters
@@ -257,6 +293,8 @@ def spider(data: pd.DataFrame, *, enabler: str = "unit_id", value: str = "mean",
         dashed dark polygon with this legend label.
     legend
         Add a legend.
+    suppressed
+        Boolean column whose flagged rows are drawn as missing (see the module docstring).
 
     Returns
     -------
@@ -285,6 +323,7 @@ def spider(data: pd.DataFrame, *, enabler: str = "unit_id", value: str = "mean",
         raise ValueError(f"spider() needs at least 3 enablers to draw a polygon, got {len(units)}: {units}.")
     keys = [enabler] if hue is None else [hue, enabler]
     _check_unique(data, keys, "spider", "Filter the table to one council/wave per series.")
+    data = _masked(data, [value], suppressed)
     if ax is None:
         ax = plt.figure(figsize=(6.5, 6.5)).add_subplot(projection="polar")
     angles = _setup_polar(ax, units, labels, vmin, vmax)
@@ -308,8 +347,8 @@ def spider(data: pd.DataFrame, *, enabler: str = "unit_id", value: str = "mean",
 def spider_grid(data: pd.DataFrame, *, council: str = "council_name", enabler: str = "unit_id",
                 value: str = "mean", reference: str | None = "cohort_median", order: Sequence[Any] | None = None,
                 labels: Mapping[Any, str] | None = None, ncols: int = 5, height: float = 2.6,
-                vmin: float = 1, vmax: float = 5,
-                series_label: str = "Council mean", reference_label: str = "Cohort median") -> Figure:
+                vmin: float = 1, vmax: float = 5, series_label: str = "Council mean",
+                reference_label: str = "Cohort median", suppressed: str | None = "suppressed") -> Figure:
     """Small multiples: one spider per council, council means vs the dashed cohort reference.
 
     Parameters
@@ -329,15 +368,19 @@ def spider_grid(data: pd.DataFrame, *, council: str = "council_name", enabler: s
         Scale ends, as in :func:`spider`.
     series_label, reference_label
         Legend labels.
+    suppressed
+        Boolean column whose flagged rows are drawn as missing (see the module docstring).
 
     Returns
     -------
     matplotlib.figure.Figure
+        A figure *not* registered with pyplot (a notebook shows it only where it is displayed).
         ``fig.axes`` holds one polar Axes per council in order of first appearance (unused grid
         cells are removed); each panel's title is the council name.
     """
     _check_columns(data, "spider_grid", council=council, enabler=enabler, value=value, reference=reference)
     _check_unique(data, [council, enabler], "spider_grid", "Filter the table to one wave and level.")
+    data = _masked(data, [value], suppressed)
     councils = list(pd.unique(data[council].dropna()))
     if not councils:
         raise ValueError("spider_grid(): data has no councils to draw.")
@@ -346,7 +389,7 @@ def spider_grid(data: pd.DataFrame, *, council: str = "council_name", enabler: s
         raise ValueError(f"spider_grid() needs at least 3 enablers, got {len(units)}: {units}.")
     ncols = max(1, min(int(ncols), len(councils)))
     nrows = math.ceil(len(councils) / ncols)
-    fig = plt.figure(figsize=(ncols * height * 1.25, nrows * height * 1.3 + 0.5), layout="constrained")
+    fig = Figure(figsize=(ncols * height * 1.25, nrows * height * 1.3 + 0.5), layout="constrained")
     color = sns.color_palette(DEFAULT_PALETTE, n_colors=1)[0]
     for k, name in enumerate(councils):
         ax = fig.add_subplot(nrows, ncols, k + 1, projection="polar")
@@ -371,7 +414,7 @@ def spider_grid(data: pd.DataFrame, *, council: str = "council_name", enabler: s
 def enabler_bars(data: pd.DataFrame, *, enabler: str = "unit_id", value: str = "mean", reference: str | None = None,
                  order: Sequence[Any] | None = None, labels: Mapping[Any, str] | None = None, ax: Axes | None = None,
                  vmin: float = 1, vmax: float = 5, color: Any = None, fmt: str = ".1f",
-                 reference_label: str = "Cohort median") -> Axes:
+                 reference_label: str = "Cohort median", suppressed: str | None = "suppressed") -> Axes:
     """Horizontal bars of one council's enabler means, with the cohort reference marked.
 
     Parameters
@@ -390,6 +433,8 @@ def enabler_bars(data: pd.DataFrame, *, enabler: str = "unit_id", value: str = "
         Scale ends: x ticks at every integer between them; bars start at 0.
     color, fmt
         Bar colour (default first colour-blind-safe colour) and value-label format.
+    suppressed
+        Boolean column whose flagged rows are drawn as missing (see the module docstring).
 
     Returns
     -------
@@ -400,6 +445,7 @@ def enabler_bars(data: pd.DataFrame, *, enabler: str = "unit_id", value: str = "
     """
     _check_columns(data, "enabler_bars", enabler=enabler, value=value, reference=reference)
     _check_unique(data, [enabler], "enabler_bars", "Filter the table to one council and wave first.")
+    data = _masked(data, [value], suppressed)
     units = _unit_order(data, enabler, order)
     values = data.set_index(enabler)[value].pipe(_float_series).reindex(units).to_numpy(dtype="float64")
     if ax is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
@@ -97,6 +98,10 @@ def responses_schema(instrument: Instrument) -> pa.DataFrameSchema:
                               name=f"responses ({instrument.id})")
 
 
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def validate_responses(df: pd.DataFrame, instrument: Instrument | None = None) -> pd.DataFrame:
     """Validate a responses table (all failures collected) and return it unchanged.
 
@@ -112,16 +117,27 @@ def validate_responses(df: pd.DataFrame, instrument: Instrument | None = None) -
     SchemaMismatchError
         Listing up to ten failures as ``column: check (e.g. value)``, with the total count.
     """
+    personal = personal_columns(df.columns)
+    if personal:
+        raise SchemaMismatchError(
+            f"the responses table has column(s) whose names suggest personal data: {', '.join(personal)}",
+            hint="Personal columns must never leave ingest; drop them (this is a bug if ingest wrote them).")
     schema = RESPONSES_SCHEMA if instrument is None else responses_schema(instrument)
     try:
         return schema.validate(df, lazy=True)
     except pa.errors.SchemaErrors as exc:
         fc = exc.failure_cases
-        grouped = (fc.assign(column=fc["column"].astype(str).fillna(""), check=fc["check"].astype(str),
-                             failure_case=fc["failure_case"].astype(str))
-                   .groupby(["column", "check"], sort=False)
-                   .agg(n=("failure_case", "size"), example=("failure_case", "first")).reset_index())
-        parts = [f"{r.column or '<table>'}: {r.check} ({r.n} failure{'s' if r.n != 1 else ''}, e.g. {r.example[:60]!r})"
+        table_level = (fc["schema_context"].astype(str) == "DataFrameSchema").to_numpy()
+        column = fc["column"].astype(object).where(fc["column"].notna(), "").astype(str)
+        fc = fc.assign(column=np.where(table_level, "<rows>", column), check=fc["check"].astype(str),
+                       failure_case=fc["failure_case"].astype(str),
+                       row=np.where(table_level, fc["index"].astype(str), fc.index.astype(str)))
+        # a table-level check fails once per row (pandera repeats it for every column): count rows
+        fc = fc.drop_duplicates(["column", "check", "row"])
+        grouped = (fc.groupby(["column", "check"], sort=False)
+                   .agg(n=("row", "size"), example=("failure_case", "first"), at=("row", "first")).reset_index())
+        parts = [f"{r.column}: {_short(r.check)} ({r.n} failure{'s' if r.n != 1 else ''}, e.g. "
+                 f"{f'row {r.at}' if r.column == '<rows>' else repr(str(r.example)[:60])})"
                  for r in grouped.head(10).itertuples()]
         more = f"; and {len(grouped) - 10} more" if len(grouped) > 10 else ""
         raise SchemaMismatchError(

@@ -345,7 +345,8 @@ def _describe(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 def summarise(scores: pd.DataFrame, *, level: str | Sequence[str] = "enabler",
               by: Sequence[str] = ("wave", "council_id"), favourable_min: float = 4,
-              unfavourable_max: float = 2, cohort: bool = True) -> pd.DataFrame:
+              unfavourable_max: float = 2, cohort: bool = True,
+              instrument: Instrument | None = None) -> pd.DataFrame:
     r"""Describe respondent scores per wave x council x unit, with pooled cohort rows.
 
     Parameters
@@ -366,6 +367,11 @@ def summarise(scores: pd.DataFrame, *, level: str | Sequence[str] = "enabler",
         A score ``<= unfavourable_max`` counts as unfavourable (``settings.yml``: 2).
     cohort
         Add the pooled cohort rows (``scope='cohort'``).
+    instrument
+        Optional: sort units in instrument order (enablers, then groupings, then overall).
+        Without it, units are sorted in the order they first appear in ``scores``, which is
+        instrument order for :func:`respondent_scores` output but depends on the row order of a
+        reordered table.
 
     Returns
     -------
@@ -384,8 +390,7 @@ def summarise(scores: pd.DataFrame, *, level: str | Sequence[str] = "enabler",
           ``>= favourable_min`` and ``<= unfavourable_max``; NaN when ``n = 0``.
 
         Sorted (stably) by wave, scope (council rows first), council_id, level
-        (enabler, grouping, overall) and unit in the order the units first appear in ``scores``,
-        which is instrument order for :func:`respondent_scores` output. Unrounded.
+        (enabler, grouping, overall) and unit (instrument order; see ``instrument``). Unrounded.
 
     Raises
     ------
@@ -455,7 +460,11 @@ def summarise(scores: pd.DataFrame, *, level: str | Sequence[str] = "enabler",
     df = df.assign(score=s, _fav=(s >= favourable_min).astype("float64"),
                    _unf=(s <= unfavourable_max).astype("float64"))
 
-    unit_order = pd.unique(df["unit_id"])
+    if instrument is not None:
+        unit_order = pd.Index([*instrument.enabler_ids, *instrument.grouping_ids, OVERALL_ID])
+        unit_order = unit_order.append(pd.Index(pd.unique(df.loc[~df["unit_id"].isin(unit_order), "unit_id"])))
+    else:
+        unit_order = pd.Index(pd.unique(df["unit_id"]))
     council_keys = [*by, "level", "unit_id"]
     parts = [_describe(df, council_keys).assign(scope="council")]
     if cohort:
@@ -471,7 +480,7 @@ def summarise(scores: pd.DataFrame, *, level: str | Sequence[str] = "enabler",
         "council_id": out["council_id"],
         **{c: out[c] for c in extra},
         "level": out["level"].map({lv: i for i, lv in enumerate(LEVELS)}),
-        "unit": pd.Index(unit_order).get_indexer(out["unit_id"]),
+        "unit": unit_order.get_indexer(out["unit_id"]),
     })
     idx = order.sort_values(list(order.columns), kind="stable", na_position="last").index
     out = out.loc[idx].reset_index(drop=True)
@@ -522,7 +531,8 @@ def score_wave(responses: pd.DataFrame, *, instrument: Instrument,
                           hint="Use analysis.config.load_settings(), which fills in every default from settings.yml.")
     scores = respondent_scores(responses, instrument=instrument, min_items=int(section["min_items_per_enabler"]),
                                min_enabler_fraction=float(section["min_enabler_fraction"]))
-    kw = {"favourable_min": float(section["favourable_min"]), "unfavourable_max": float(section["unfavourable_max"])}
+    kw = {"favourable_min": float(section["favourable_min"]), "unfavourable_max": float(section["unfavourable_max"]),
+          "instrument": instrument}
     return {
         "respondent_scores": scores,
         "enabler_scores": summarise(scores, level="enabler", **kw),

@@ -40,6 +40,7 @@ import hashlib
 import io
 import json
 import logging
+import re
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -81,6 +82,10 @@ __all__ = [
 ]
 
 
+_MODIFIED_RE = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
+_STATEMENT_CACHE: dict[tuple[str, str, str, int], pd.DataFrame] = {}
+
+
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
@@ -94,13 +99,18 @@ def statement_table(instrument: Instrument, form: str = "full") -> pd.DataFrame:
         ``item_id, enabler_id, enabler_name, enabler_no (1-based), statement_no (1-based within
         the enabler), text``, in instrument order.
     """
+    key = (str(instrument.path), instrument.id, form, len(instrument.items))
+    if key in _STATEMENT_CACHE:
+        return _STATEMENT_CACHE[key].copy()
     items = instrument.form_items(form)
     en = instrument.enablers.set_index("enabler_id")
     out = items[["item_id", "enabler_id", "text"]].copy()
     out["enabler_name"] = out["enabler_id"].map(en["enabler_name"])
     out["enabler_no"] = out["enabler_id"].map(en["position"]).astype(int) + 1
     out["statement_no"] = out.groupby("enabler_id", sort=False).cumcount() + 1
-    return out[["item_id", "enabler_id", "enabler_name", "enabler_no", "statement_no", "text"]]
+    out = out[["item_id", "enabler_id", "enabler_name", "enabler_no", "statement_no", "text"]].reset_index(drop=True)
+    _STATEMENT_CACHE[key] = out
+    return out.copy()
 
 
 def _check_input(df: pd.DataFrame, item_ids: Sequence[str]) -> None:
@@ -119,6 +129,11 @@ def _col(df: pd.DataFrame, name: str) -> pd.Series:
     return pd.Series([None] * len(df), index=df.index, dtype=object)
 
 
+def _const(df: pd.DataFrame, value: Any) -> pd.Series:
+    """The same value on every row."""
+    return pd.Series([value] * len(df), index=df.index, dtype=object)
+
+
 def _blank_mask(df: pd.DataFrame) -> np.ndarray:
     """True for rows whose every cell is missing (rendered as a blank row)."""
     return df.isna().all(axis=1).to_numpy()
@@ -134,6 +149,19 @@ def _derived(df: pd.DataFrame, salt: str, fn: Any) -> pd.Series:
     keys = [rid if rid is not None and not (isinstance(rid, float) and np.isnan(rid)) else f"row{i}"
             for i, rid in enumerate(ids)]
     return pd.Series([fn(_digest(k, salt)) for k in keys], index=df.index, dtype=object)
+
+
+_B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def _qualtrics_id(h: int) -> str:
+    """``R_`` + 15 base-62 characters, as Qualtrics response ids look."""
+    chars = []
+    for _ in range(15):
+        h, r = divmod(h, 62)
+        chars.append(_B62[r])
+        h = h or 0x9E3779B97F4A7C15
+    return "R_" + "".join(chars)
 
 
 def _ip(df: pd.DataFrame) -> pd.Series:
@@ -155,7 +183,7 @@ def _labels(series: pd.Series, labels: Mapping[int, str], *, non_answer: str | N
         if isinstance(v, str) and v.strip():
             return non_answer or v
         return None
-    return series.astype(object).map(one)
+    return pd.Series([one(v) for v in series.tolist()], index=series.index, dtype=object)
 
 
 def _codes(series: pd.Series, code_map: Mapping[Any, int] | None = None, *, text: str = "keep") -> pd.Series:
@@ -169,7 +197,7 @@ def _codes(series: pd.Series, code_map: Mapping[Any, int] | None = None, *, text
                 return code_map[v]
             return None if text == "blank" else v
         return None
-    return series.astype(object).map(one)
+    return pd.Series([one(v) for v in series.tolist()], index=series.index, dtype=object)
 
 
 def _scale_labels(instrument: Instrument, language: str = "en") -> dict[int, str]:
@@ -181,19 +209,21 @@ def _scale_labels(instrument: Instrument, language: str = "en") -> dict[int, str
 
 def _perspective(df: pd.DataFrame, language: str = "en") -> pd.Series:
     shown = PERSPECTIVE_LABELS[language]
-    return _col(df, "perspective").map(lambda v: shown.get(v, v) if isinstance(v, str) else None)
+    return pd.Series([shown.get(v, v) if isinstance(v, str) else None for v in _col(df, "perspective")],
+                     index=df.index, dtype=object)
 
 
 def _times(df: pd.DataFrame, column: str, fmt: str | None) -> pd.Series:
     """Timestamps as text in ``fmt`` or as ``datetime`` objects (``fmt=None``, for workbooks)."""
-    ts = pd.to_datetime(_col(df, column), errors="coerce")
+    ts = pd.to_datetime(_col(df, column), errors="coerce").dt.floor("s")
     if fmt is None:
         return pd.Series([t.to_pydatetime() if not pd.isna(t) else None for t in ts], index=df.index, dtype=object)
     return pd.Series([t.strftime(fmt) if not pd.isna(t) else None for t in ts], index=df.index, dtype=object)
 
 
 def _text(df: pd.DataFrame, column: str) -> pd.Series:
-    return _col(df, column).map(lambda v: v if isinstance(v, str) and v != "" else None)
+    return pd.Series([v if isinstance(v, str) and v != "" else None for v in _col(df, column)],
+                     index=df.index, dtype=object)
 
 
 def _full_name(df: pd.DataFrame) -> pd.Series:
@@ -219,8 +249,8 @@ def _cell(value: Any) -> Any:
 
 def _body(columns: Sequence[pd.Series], blank: np.ndarray) -> list[list[Any]]:
     """Assemble rows from per-column series; rows flagged ``blank`` become all-empty."""
-    frame = pd.concat([s.reset_index(drop=True) for s in columns], axis=1, ignore_index=True)
-    rows = [[_cell(v) for v in row] for row in frame.itertuples(index=False, name=None)]
+    cols = [[_cell(v) for v in s.tolist()] for s in columns]
+    rows = [list(r) for r in zip(*cols)]
     for i in np.flatnonzero(blank):
         rows[i] = [None] * len(rows[i])
     return rows
@@ -267,7 +297,10 @@ def _save_workbook(wb: Workbook, path: Path) -> Path:
             fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_TIMESTAMP.timetuple()[:6])
             fixed.compress_type = zipfile.ZIP_DEFLATED
             fixed.external_attr = info.external_attr
-            dst.writestr(fixed, src.read(info.filename))
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl stamps 'modified' with now() on save
+                data = _MODIFIED_RE.sub(rb"\g<1>" + FIXED_TIMESTAMP.strftime("%Y-%m-%dT%H:%M:%SZ").encode() + rb"\g<2>", data)
+            dst.writestr(fixed, data)
     with atomic_path(path) as tmp:
         tmp.write_bytes(out.getvalue())
     logger.debug("wrote %s", path)
@@ -329,14 +362,13 @@ def write_ms_forms(df: pd.DataFrame, path: str | Path, *, instrument: Instrument
     _check_input(df, st["item_id"])
     labels = _scale_labels(instrument)
     blank = _blank_mask(df)
-    n = len(df)
     header = ["Id", "Start time", "Completion time", "Email", "Name", "Last modified time",
               COUNCIL_QUESTION, PERSPECTIVE_QUESTION, *st["text"], COMMENT_QUESTION]
     ids = pd.Series(np.cumsum(~blank), index=df.index, dtype=object)
-    email = pd.Series(["anonymous"] * n, index=df.index, dtype=object) if anonymous else _text(df, "email")
-    name = pd.Series([None] * n, index=df.index, dtype=object) if anonymous else _full_name(df)
+    email = _const(df, "anonymous") if anonymous else _text(df, "email")
+    name = _const(df, None) if anonymous else _full_name(df)
     cols = [ids, _times(df, "started_at", None), _times(df, "completed_at", None), email, name,
-            pd.Series([None] * n, index=df.index, dtype=object), _text(df, "council_name"), _perspective(df),
+            _const(df, None), _text(df, "council_name"), _perspective(df),
             *[_labels(df[i], labels) for i in st["item_id"]], _text(df, "comment")]
     rows = [header, *_body(cols, blank)]
     return _write_table(Path(path), rows, fmt="xlsx", sheet="Sheet1", date_format="m/d/yy h:mm:ss")
@@ -403,7 +435,6 @@ def write_surveymonkey(df: pd.DataFrame, path: str | Path, *, instrument: Instru
     _check_input(df, st["item_id"])
     labels = _scale_labels(instrument)
     blank = _blank_mask(df)
-    n = len(df)
     meta = ["Respondent ID", "Collector ID", "Start Date", "End Date", "IP Address", "Email Address",
             "First Name", "Last Name", "Custom Data 1"]
     row1: list[Any] = [*meta, COUNCIL_QUESTION, PERSPECTIVE_QUESTION]
@@ -412,10 +443,10 @@ def write_surveymonkey(df: pd.DataFrame, path: str | Path, *, instrument: Instru
     collector = 400000000 + _digest(str(path and Path(path).name), "collector") % 99999999
     cols: list[pd.Series] = [
         _derived(df, "sm", lambda h: 110000000000 + h % 9999999999),
-        pd.Series([collector] * n, index=df.index, dtype=object),
+        _const(df, collector),
         _times(df, "started_at", date_fmt), _times(df, "completed_at", date_fmt), _ip(df),
         _text(df, "email"), _text(df, "first_name"), _text(df, "last_name"),
-        pd.Series([None] * n, index=df.index, dtype=object),
+        _const(df, None),
         _text(df, "council_name"), _perspective(df),
     ]
     answers = {i: _labels(df[i], labels) for i in st["item_id"]}
@@ -442,6 +473,24 @@ def write_surveymonkey(df: pd.DataFrame, path: str | Path, *, instrument: Instru
     cols.append(_text(df, "comment"))
     rows = [row1, row2, *_body(cols, blank)]
     return _write_table(Path(path), rows, fmt=fmt, sheet="Sheet", date_format="mm/dd/yyyy hh:mm:ss AM/PM")
+
+
+#: Qualtrics embedded columns and the survey's non-matrix questions: short name, full text, ImportId.
+_QUALTRICS_META: tuple[tuple[str, str, str], ...] = (
+    ("StartDate", "Start Date", "startDate"), ("EndDate", "End Date", "endDate"),
+    ("Status", "Response Type", "status"), ("IPAddress", "IP Address", "ipAddress"),
+    ("Progress", "Progress", "progress"), ("Duration (in seconds)", "Duration (in seconds)", "duration"),
+    ("Finished", "Finished", "finished"), ("RecordedDate", "Recorded Date", "recordedDate"),
+    ("ResponseId", "Response ID", "_recordId"), ("RecipientLastName", "Recipient Last Name", "recipientLastName"),
+    ("RecipientFirstName", "Recipient First Name", "recipientFirstName"),
+    ("RecipientEmail", "Recipient Email", "recipientEmail"),
+    ("ExternalReference", "External Data Reference", "externalDataReference"),
+    ("LocationLatitude", "Location Latitude", "locationLatitude"),
+    ("LocationLongitude", "Location Longitude", "locationLongitude"),
+    ("DistributionChannel", "Distribution Channel", "distributionChannel"),
+    ("UserLanguage", "User Language", "userLanguage"),
+    ("Q_council", COUNCIL_QUESTION, "QID12_TEXT"), ("Q_persp", PERSPECTIVE_QUESTION, "QID13"),
+)
 
 
 def write_qualtrics(df: pd.DataFrame, path: str | Path, *, instrument: Instrument, codes: str = "labels",
@@ -474,30 +523,14 @@ def write_qualtrics(df: pd.DataFrame, path: str | Path, *, instrument: Instrumen
     st = statement_table(instrument)
     _check_input(df, st["item_id"])
     blank = _blank_mask(df)
-    n = len(df)
-    tz = ',"timeZone":"Europe/London"'
-    meta = [
-        ("StartDate", "Start Date", '{"ImportId":"startDate"%s}' % tz),
-        ("EndDate", "End Date", '{"ImportId":"endDate"%s}' % tz),
-        ("Status", "Response Type", '{"ImportId":"status"}'),
-        ("IPAddress", "IP Address", '{"ImportId":"ipAddress"}'),
-        ("Progress", "Progress", '{"ImportId":"progress"}'),
-        ("Duration (in seconds)", "Duration (in seconds)", '{"ImportId":"duration"}'),
-        ("Finished", "Finished", '{"ImportId":"finished"}'),
-        ("RecordedDate", "Recorded Date", '{"ImportId":"recordedDate"%s}' % tz),
-        ("ResponseId", "Response ID", '{"ImportId":"_recordId"}'),
-        ("RecipientLastName", "Recipient Last Name", '{"ImportId":"recipientLastName"}'),
-        ("RecipientFirstName", "Recipient First Name", '{"ImportId":"recipientFirstName"}'),
-        ("RecipientEmail", "Recipient Email", '{"ImportId":"recipientEmail"}'),
-        ("ExternalReference", "External Data Reference", '{"ImportId":"externalDataReference"}'),
-        ("LocationLatitude", "Location Latitude", '{"ImportId":"locationLatitude"}'),
-        ("LocationLongitude", "Location Longitude", '{"ImportId":"locationLongitude"}'),
-        ("DistributionChannel", "Distribution Channel", '{"ImportId":"distributionChannel"}'),
-        ("UserLanguage", "User Language", '{"ImportId":"userLanguage"}'),
-        ("Q_council", COUNCIL_QUESTION, '{"ImportId":"QID12_TEXT"}'),
-        ("Q_persp", PERSPECTIVE_QUESTION, '{"ImportId":"QID13"}'),
-    ]
-    rows_hdr = [[m[0] for m in meta], [m[1] for m in meta], [m[2] for m in meta]]
+    rows_hdr: list[list[Any]] = [[], [], []]
+    for short, full, import_id in _QUALTRICS_META:
+        info = {"ImportId": import_id}
+        if import_id in ("startDate", "endDate", "recordedDate"):
+            info["timeZone"] = "Europe/London"
+        rows_hdr[0].append(short)
+        rows_hdr[1].append(full)
+        rows_hdr[2].append(json.dumps(info, separators=(",", ":")))
     for r in st.itertuples(index=False):
         rows_hdr[0].append(f"Q{r.enabler_no}_{r.statement_no}")
         rows_hdr[1].append(f"Enabler {r.enabler_no}: {r.enabler_name} - {r.text}")
@@ -515,16 +548,16 @@ def write_qualtrics(df: pd.DataFrame, path: str | Path, *, instrument: Instrumen
     fmt_t = "%Y-%m-%d %H:%M:%S"
     cols: list[pd.Series] = [
         _times(df, "started_at", fmt_t), _times(df, "completed_at", fmt_t),
-        pd.Series([0 if numeric else "IP Address"] * n, index=df.index, dtype=object), _ip(df),
-        pd.Series([100] * n, index=df.index, dtype=object), duration,
-        pd.Series([1 if numeric else "True"] * n, index=df.index, dtype=object),
+        _const(df, 0 if numeric else "IP Address"), _ip(df),
+        _const(df, 100), duration,
+        _const(df, 1 if numeric else "True"),
         _times(df, "completed_at", fmt_t),
-        _derived(df, "qx", lambda h: "R_" + np.base_repr(h, 36)[:15].rjust(15, "0").replace("O", "x")),
+        _derived(df, "qx", _qualtrics_id),
         _text(df, "last_name").where(channel == "email", None), _text(df, "first_name").where(channel == "email", None),
-        email, pd.Series([None] * n, index=df.index, dtype=object),
+        email, _const(df, None),
         _derived(df, "lat", lambda h: round(51.0 + (h % 30000) / 10000, 4)),
         _derived(df, "lon", lambda h: round(-3.0 + (h % 40000) / 10000, 4)),
-        channel, pd.Series(["EN-GB"] * n, index=df.index, dtype=object),
+        channel, _const(df, "EN-GB"),
         _text(df, "council_name"), _perspective(df),
     ]
     if numeric:
@@ -554,7 +587,6 @@ def write_smartsurvey(df: pd.DataFrame, path: str | Path, *, instrument: Instrum
     _check_input(df, st["item_id"])
     labels = _scale_labels(instrument)
     blank = _blank_mask(df)
-    n = len(df)
     header = ["UserID", "UserNo", "Name", "Email", "IP Address", "Unique ID", "Started", "Ended",
               "Tracking Link", "Custom Value", COUNCIL_QUESTION, PERSPECTIVE_QUESTION,
               *[f"{e}: {t}" for e, t in zip(st["enabler_name"], st["text"])], COMMENT_QUESTION]
@@ -563,10 +595,10 @@ def write_smartsurvey(df: pd.DataFrame, path: str | Path, *, instrument: Instrum
         _derived(df, "ss", lambda h: 180000000 + h % 9999999),
         pd.Series(np.cumsum(~blank), index=df.index, dtype=object),
         _full_name(df), _text(df, "email"), _ip(df),
-        pd.Series([None] * n, index=df.index, dtype=object),
+        _const(df, None),
         _times(df, "started_at", fmt_t), _times(df, "completed_at", fmt_t),
-        pd.Series(["Default Web Link"] * n, index=df.index, dtype=object),
-        pd.Series([None] * n, index=df.index, dtype=object),
+        _const(df, "Default Web Link"),
+        _const(df, None),
         _text(df, "council_name"), _perspective(df),
         *[_labels(df[i], labels) for i in st["item_id"]], _text(df, "comment"),
     ]

@@ -1,0 +1,149 @@
+"""End to end: the papermill pipeline on a tiny cohort, checked against hand-computed values."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+
+from analysis.config import SYNTHETIC_MARKER
+from analysis.exceptions import ParameterError
+from analysis.instrument import load_instrument
+from analysis.io import read_table
+from analysis.pipeline import NOTEBOOKS, check_parameters, run_cohort
+
+NB_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+ITEMS = load_instrument().form_items("full")["item_id"].tolist()
+
+
+def _wave_frame(council_scores: dict[str, list[int]], wave_offset: int) -> pd.DataFrame:
+    """One respondent per list entry: every statement answered with that score (+ offset, capped)."""
+    rows = []
+    for council, scores in council_scores.items():
+        for i, s in enumerate(scores):
+            row = {"council": council, "respondent_id": f"{council[:3]}-{i}", "perspective": "organisation"}
+            row.update({item: min(5, s + wave_offset) for item in ITEMS})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def tiny_cohort(tmp_path_factory) -> Path:
+    """Two waves; Alderbank (6 respondents) and Birchmoor (5) are shown; Cobble Hill (2) is suppressed."""
+    raw = tmp_path_factory.mktemp("cohort") / "data" / "raw" / "tiny"
+    register = pd.DataFrame({
+        "council_id": ["ALD", "BIR", "COB"],
+        "name": ["Alderbank Borough Council", "Birchmoor District Council", "Cobble Hill Council"],
+        "aliases": ["Alderbank", "Birchmoor", "Cobble Hill"], "type": ["borough", "district", "unitary"],
+        "region": ["North", "South", "East"]})
+    (raw / "2024-01").mkdir(parents=True)
+    (raw / "2025-01").mkdir(parents=True)
+    register.to_csv(raw / "cohort.csv", index=False)
+    (raw / SYNTHETIC_MARKER).write_text("synthetic test cohort\n", encoding="utf-8")
+    scores = {"Alderbank": [4, 4, 5, 3, 4, 4], "Birchmoor": [2, 3, 2, 2, 3], "Cobble Hill": [5, 1]}
+    w1 = _wave_frame(scores, 0)
+    w1.loc[0, "E01S1"] = np.nan   # one missing answer: E01 for that respondent = mean of 2 answers
+    w1.loc[1, ["E02S1", "E02S2"]] = np.nan  # 1 of 3 answered: E02 invalid for that respondent
+    w1.to_csv(raw / "2024-01" / "export.csv", index=False)
+    _wave_frame(scores, 1).to_csv(raw / "2025-01" / "export.csv", index=False)
+    return raw
+
+
+@pytest.fixture(scope="module")
+def ran(tiny_cohort, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    runs = run_cohort(tiny_cohort, processed_dir=out / "processed", reports_dir=out / "reports", progress=False)
+    return tiny_cohort, out, runs
+
+
+@pytest.mark.slow
+def test_every_output_is_written(ran):
+    _, out, runs = ran
+    assert [r.wave for r in runs] == ["2024-01", "2025-01"]
+    for wave in ("2024-01", "2025-01"):
+        proc = out / "processed" / "tiny" / wave
+        rep = out / "reports" / "tiny" / wave
+        for name in ("responses.csv", "respondent_scores.csv", "enabler_scores.csv", "grouping_scores.csv",
+                     "quarantine.csv", "cell_issues.csv", "ingest_summary.json"):
+            assert (proc / name).exists(), name
+        for name in ("cohort_report.html", "cohort_report.xlsx", "manifest.json"):
+            assert (rep / name).exists(), name
+        for cid in ("ALD", "BIR", "COB"):
+            assert (rep / "councils" / f"{cid}.html").exists()
+            assert (rep / "councils" / f"{cid}.xlsx").exists()
+        for name in NOTEBOOKS[:3]:
+            assert (rep / "notebooks" / name).exists()
+
+
+@pytest.mark.slow
+def test_processed_tables_hold_the_hand_computed_values(ran):
+    _, out, _ = ran
+    proc = out / "processed" / "tiny" / "2024-01"
+    responses = read_table(proc / "responses.csv", "responses")
+    assert len(responses) == 13 * 33
+    assert set(responses["council_id"]) == {"ALD", "BIR", "COB"}
+    enabler = read_table(proc / "enabler_scores.csv", "enabler_scores")
+    ald = enabler[(enabler["council_id"] == "ALD") & (enabler["unit_id"] == "E03")].iloc[0]
+    assert ald["n"] == 6
+    assert ald["mean"] == pytest.approx(24 / 6)
+    assert ald["sd"] == pytest.approx(np.std([4, 4, 5, 3, 4, 4], ddof=1))
+    assert ald["favourable_pct"] == pytest.approx(5 / 6)
+    # the respondent with 1 of 3 E02 answers has no valid E02 score
+    e02 = enabler[(enabler["council_id"] == "ALD") & (enabler["unit_id"] == "E02")].iloc[0]
+    assert e02["n"] == 5
+    assert e02["mean"] == pytest.approx((4 + 5 + 3 + 4 + 4) / 5)
+    cohort = enabler[(enabler["scope"] == "cohort") & (enabler["unit_id"] == "E03")].iloc[0]
+    assert cohort["n"] == 13
+    assert cohort["mean"] == pytest.approx((24 + 12 + 6) / 13)
+    cmp = read_table(proc / "comparison.csv", "comparison")
+    row = cmp[(cmp["council_id"] == "ALD") & (cmp["unit_id"] == "E03")].iloc[0]
+    assert row["cohort_median"] == pytest.approx((4.0 + 2.4) / 2)   # COB (n=2) is below the threshold
+    assert bool(cmp.loc[cmp["council_id"] == "COB", "suppressed"].all())
+
+
+@pytest.mark.slow
+def test_reports_are_self_contained_say_synthetic_and_suppress(ran):
+    _, out, _ = ran
+    rep = out / "reports" / "tiny" / "2025-01"
+    html = (rep / "cohort_report.html").read_text(encoding="utf-8")
+    assert "Synthetic demo data" in html[: len(html) // 2]
+    assert "data:image/png;base64" in html
+    assert 'src="http' not in html
+    assert "steps.cohort_report_step" not in html   # code cells hidden
+    cob = (rep / "councils" / "COB.html").read_text(encoding="utf-8")
+    assert "suppressed" in cob
+    assert "data:image/png;base64" not in cob        # no spider for a suppressed council
+    for path in [rep / "cohort_report.xlsx", rep / "councils" / "ALD.xlsx"]:
+        assert zipfile.ZipFile(path).testzip() is None
+        wb = openpyxl.load_workbook(path)
+        assert wb.sheetnames[0] == "About"
+    # previous wave comparison appears in the second wave
+    assert "Change since" in html
+
+
+@pytest.mark.slow
+def test_manifest_records_inputs_versions_and_times(ran):
+    raw, out, _ = ran
+    manifest = json.loads((out / "reports" / "tiny" / "2024-01" / "manifest.json").read_text(encoding="utf-8"))
+    files = {f["file"]: f for f in manifest["inputs"]}
+    assert "2024-01/export.csv" in files
+    import hashlib
+    assert files["2024-01/export.csv"]["sha256"] == hashlib.sha256((raw / "2024-01" / "export.csv").read_bytes()).hexdigest()
+    assert manifest["packages"]["pandas"]
+    assert manifest["started_at"] <= manifest["finished_at"]
+    assert {"01_ingest_clean.ipynb", "council_packs"} <= set(manifest["timings_s"])
+
+
+def test_misspelt_parameter_is_an_error_not_ignored():
+    with pytest.raises(ParameterError, match="procesed_dir"):
+        check_parameters(NB_DIR / "02_score.ipynb", {"procesed_dir": "x"})
+
+
+def test_declared_parameters_pass():
+    declared = check_parameters(NB_DIR / "04_council_pack.ipynb", {"council_id": "C01", "wave": "2024-01"})
+    assert "council_id" in declared
