@@ -111,13 +111,14 @@ def test_reports_are_self_contained_say_synthetic_and_suppress(ran):
     _, out, _ = ran
     rep = out / "reports" / "tiny" / "2025-01"
     html = (rep / "cohort_report.html").read_text(encoding="utf-8")
-    assert "Synthetic demo data" in html[: len(html) // 2]
-    assert "data:image/png;base64" in html
+    body = html[html.index("<body"):]
+    assert body.index("Synthetic demo data") < body.index("<img")   # first screen, before any figure
+    assert 'src="data:image/png;base64' in html
     assert 'src="http' not in html
     assert "steps.cohort_report_step" not in html   # code cells hidden
     cob = (rep / "councils" / "COB.html").read_text(encoding="utf-8")
     assert "suppressed" in cob
-    assert "data:image/png;base64" not in cob        # no spider for a suppressed council
+    assert '<img alt="' not in cob and 'src="data:image/png' not in cob   # no spider for a suppressed council
     for path in [rep / "cohort_report.xlsx", rep / "councils" / "ALD.xlsx"]:
         assert zipfile.ZipFile(path).testzip() is None
         wb = openpyxl.load_workbook(path)

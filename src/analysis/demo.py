@@ -240,8 +240,17 @@ def _simulate(instrument: Instrument, councils: pd.DataFrame, waves: Sequence[st
                    + pd.to_timedelta(rng.integers(0, 10 * 3600, total), unit="s"))
         completed = started + pd.to_timedelta(rng.integers(240, 1800, total), unit="s")
 
-        first = people.choice(FIRST_NAMES, size=total)
-        last = people.choice(LAST_NAMES, size=total)
+        # Full names are unique within a council (an anonymous form identifies a respondent by name, so
+        # two invented people sharing one would look like a duplicate): walk the first x last grid with a
+        # per-council offset and a stride coprime with its size.
+        n_combo = len(FIRST_NAMES) * len(LAST_NAMES)
+        strides = np.array([7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 49, 53, 59, 61, 67, 71, 73, 77])
+        offset = people.integers(0, n_combo, size=len(councils))[c]
+        stride = people.choice(strides[np.gcd(strides, n_combo) == 1], size=len(councils))[c]
+        serial0 = pd.Series(c).groupby(c).cumcount().to_numpy()
+        combo = (offset + serial0 * stride) % n_combo
+        first = np.asarray(FIRST_NAMES)[combo // len(LAST_NAMES)]
+        last = np.asarray(LAST_NAMES)[combo % len(LAST_NAMES)]
         domain = np.where(people.random(total) < 0.7, "example.org", "example.com")
         local = pd.Series(np.char.lower(np.char.add(np.char.add(first.astype(str), "."), last.astype(str))))
         host = councils["slug"].to_numpy()[c]

@@ -253,9 +253,11 @@ def _score_columns(questions: Sequence[Sequence[str]], idx: _ItemIndex) -> _Scor
     n_items = len(idx.item_ids)
     raw: list[str] = []
     owner: list[int] = []
+    cell_of: list[int] = []   # which header cell of the column (0 = most specific) a variant comes from
     for c, cells in enumerate(questions):  # loop over columns
-        variants = [v for cell in cells for v in question_variants(cell)] or [""]
-        raw.extend(variants)
+        variants = [(k, v) for k, cell in enumerate(cells) for v in question_variants(cell)] or [(0, "")]
+        raw.extend(v for _, v in variants)
+        cell_of.extend(k for k, _ in variants)
         owner.extend([c] * len(variants))
     norm = [normalise_text(v) for v in raw]
     n_var = len(raw)
@@ -296,7 +298,11 @@ def _score_columns(questions: Sequence[Sequence[str]], idx: _ItemIndex) -> _Scor
     bounds = list(starts) + [n_var]
     for c in range(len(questions)):  # loop over columns
         lo, hi = bounds[c], bounds[c + 1]
-        hits = [exact_v[i] for i in range(lo, hi) if exact_v[i]]
+        # An exact hit in a more specific header cell (the statement row of a two-row header) wins over
+        # one in a less specific cell (the question heading spanning it, e.g. "Enabler 1: <name>").
+        hit_cells = [cell_of[i] for i in range(lo, hi) if exact_v[i]]
+        first_cell = min(hit_cells) if hit_cells else -1
+        hits = [exact_v[i] for i in range(lo, hi) if exact_v[i] and cell_of[i] == first_cell]
         ids_hits = [exact_v[i] for i in range(lo, hi) if exact_v[i] and by_id_v[i]]
         chosen = list(dict.fromkeys(ids_hits or hits))
         exact_text.append(next((raw[i] for i in range(lo, hi) if chosen and exact_v[i] == chosen[0]), None))

@@ -119,11 +119,12 @@ class SharedKernelRunner:
     """
 
     def __init__(self, notebook: str | Path, *, cwd: str | Path | None = None, timeout: int = 600) -> None:
-        import nbformat
         from nbclient import NotebookClient
+        from papermill.iorw import load_notebook_node
 
         self.notebook = Path(notebook)
-        self.template = nbformat.read(self.notebook, as_version=4)
+        # papermill's loader (unlike nbformat.read) gives every cell a tags list, which parameterize expects.
+        self.template = load_notebook_node(str(self.notebook))
         self.client = NotebookClient(copy.deepcopy(self.template), kernel_name=KERNEL_NAME, timeout=timeout,
                                      resources={"metadata": {"path": str(cwd or self.notebook.parent)}})
         self._ctx: Any = None

@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 #: Files each step writes into ``data/processed/<cohort>/<wave>/``.
 INGEST_OUTPUTS = ("responses.csv", "quarantine.csv", "cell_issues.csv", "councils.csv", "ingest_summary.json")
-SCORE_OUTPUTS = ("respondent_scores.csv", "enabler_scores.csv", "grouping_scores.csv", "comparison.csv")
+SCORE_OUTPUTS = ("respondent_scores", "enabler_scores", "grouping_scores", "comparison")
 
 
 def _settings(settings_file: str | Path | None) -> dict[str, Any]:
