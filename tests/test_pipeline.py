@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 
 from analysis.config import SYNTHETIC_MARKER
-from analysis.exceptions import ParameterError
+from analysis.exceptions import NotebookExecutionError, ParameterError
 from analysis.instrument import load_instrument
 from analysis.io import read_table
-from analysis.pipeline import NOTEBOOKS, check_parameters, run_cohort
+from analysis.pipeline import NOTEBOOKS, KernelPool, KernelSession, check_parameters, run_cohort
 
 NB_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 ITEMS = load_instrument().form_items("full")["item_id"].tolist()
@@ -119,6 +119,9 @@ def test_reports_are_self_contained_say_synthetic_and_suppress(ran):
     cob = (rep / "councils" / "COB.html").read_text(encoding="utf-8")
     assert "suppressed" in cob
     assert '<img alt="' not in cob and 'src="data:image/png' not in cob   # no spider for a suppressed council
+    ald = (rep / "councils" / "ALD.html").read_text(encoding="utf-8")
+    assert 'alt="Spider diagram of Alderbank Borough Council' in ald    # figures carry alternative text
+    assert "No description has been provided" not in html + ald
     for path in [rep / "cohort_report.xlsx", rep / "councils" / "ALD.xlsx"]:
         assert zipfile.ZipFile(path).testzip() is None
         wb = openpyxl.load_workbook(path)
@@ -148,3 +151,56 @@ def test_misspelt_parameter_is_an_error_not_ignored():
 def test_declared_parameters_pass():
     declared = check_parameters(NB_DIR / "04_council_pack.ipynb", {"council_id": "C01", "wave": "2024-01"})
     assert "council_id" in declared
+
+
+def _notebook(path: Path, *cells: str) -> Path:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("value: int = 0", metadata={"tags": ["parameters"]})]
+    nb.cells += [nbformat.v4.new_code_cell(c) for c in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, str(path))
+    return path
+
+
+@pytest.mark.slow
+def test_shared_kernel_resets_namespace_between_notebooks(tmp_path):
+    """One kernel runs many notebooks, but a name set by one is gone in the next (modules stay imported)."""
+    setter = _notebook(tmp_path / "setter.ipynb", "leaked = value * 2\nimport json")
+    checker = _notebook(tmp_path / "checker.ipynb",
+                        "import sys\nassert 'leaked' not in globals(), 'namespace leaked'\n"
+                        "assert 'json' in sys.modules\nresult = value")
+    with KernelSession(cwd=tmp_path) as session:
+        session.run(setter, tmp_path / "out1.ipynb", {"value": 21})
+        nb = session.run(checker, tmp_path / "out2.ipynb", {"value": 3})
+    assert nb.metadata.papermill.parameters == {"value": 3}
+    assert "Parameters" in "".join(c.source for c in nb.cells)      # papermill injected the parameters
+
+
+@pytest.mark.slow
+def test_pool_runs_in_parallel_and_reports_the_failing_notebook(tmp_path):
+    # Each notebook waits (up to 60 s) until two different kernels have checked in: it passes only
+    # when two kernels really run at the same time.
+    ok = _notebook(tmp_path / "ok.ipynb",
+                   f"import os, time, pathlib\nd = pathlib.Path({str(tmp_path / 'pids')!r}); d.mkdir(exist_ok=True)\n"
+                   "(d / str(os.getpid())).touch()\nt0 = time.time()\n"
+                   "while len(list(d.iterdir())) < 2 and time.time() - t0 < 60:\n    time.sleep(0.05)\n"
+                   "print(os.getpid())")
+    bad = _notebook(tmp_path / "bad.ipynb", "raise ValueError(f'bad value {value}')")
+    with KernelPool(2, cwd=tmp_path) as pool:
+        def run(session, *, item):
+            return session.run(ok, tmp_path / f"ok{item}.ipynb", {"value": item})
+        done = dict(pool.map_unordered(run, list(range(6))))
+        assert sorted(done) == list(range(6))
+        pids = {nb.cells[-1].outputs[0]["text"].strip() for nb in done.values()}
+        assert len(pids) == 2                                    # both kernels did work
+        with pytest.raises(NotebookExecutionError, match="bad.ipynb failed: ValueError: bad value 7"):
+            pool.run(bad, tmp_path / "bad_out.ipynb", {"value": 7})
+    assert (tmp_path / "bad_out.ipynb").exists()                # the evidence is kept
+
+
+def test_misspelt_parameter_is_rejected_before_any_kernel_starts(tmp_path):
+    nb = _notebook(tmp_path / "p.ipynb", "pass")
+    with pytest.raises(ParameterError, match="valeu"):
+        check_parameters(nb, {"valeu": 1})

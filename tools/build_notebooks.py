@@ -90,10 +90,10 @@ for note in report.notes:
 display(Markdown(report.text["overview"]))'''),
         new_markdown_cell("## Enabler maturity by council\n\nMean enabler score per council (1 = Strongly disagree, "
                           "5 = Strongly agree). Grey hatched rows: fewer respondents than the disclosure threshold."),
-        new_code_cell('display(report.figures["heatmap"])'),
+        new_code_cell('display(report.image("heatmap"))'),
         new_markdown_cell("## Each council against the cohort\n\nSpider diagram of each council's mean enabler scores "
                           "(solid) against the cohort median of council means (dashed), as in the diagnostic's scoring tool."),
-        new_code_cell('display(report.figures["spider_grid"])'),
+        new_code_cell('display(report.image("spider_grid"))'),
         new_markdown_cell("## Scores and respondents\n\nCouncil x enabler means with the number of respondents."),
         new_code_cell('reports.display_table(report.tables["council_by_enabler"])'),
         new_markdown_cell("## Cohort enabler scores\n\nAll respondents pooled, each counted once: n, mean, spread and the "
@@ -126,7 +126,7 @@ display(Markdown(report.text["overview"]))'''),
         new_markdown_cell("## Enabler maturity against the cohort"),
         new_code_cell('''for key in ("spider", "bars"):
     if key in report.figures:
-        display(report.figures[key])'''),
+        display(report.image(key))'''),
         new_markdown_cell("## Strongest and weakest enablers"),
         new_code_cell('''if "strongest_weakest" in report.tables:
     display(reports.display_table(report.tables["strongest_weakest"]))'''),

@@ -122,6 +122,47 @@ class _AnswerParser:
         return float(code), None
 
 
+def map_distinct(values: np.ndarray, func: Any, *, dtype: Any = object) -> np.ndarray:
+    """Apply ``func`` once per distinct value of an array of any shape and broadcast the results.
+
+    The vectorised core of answer parsing and row classification: a survey block has thousands of
+    cells but only a handful of distinct answers, so ``func`` (pure Python) runs a handful of times
+    and the lookup is one numpy take.
+    """
+    flat = np.asarray(values, dtype=object).ravel()
+    codes, uniques = pd.factorize(flat, use_na_sentinel=False)
+    table = np.empty(len(uniques), dtype=dtype)
+    for i, u in enumerate(uniques):  # loop over distinct values only (tuples stay single elements)
+        table[i] = func(u)
+    if table.size == 0:
+        return np.empty(np.shape(values), dtype=dtype)
+    return table[codes].reshape(np.shape(values))
+
+
+def parse_answer_block(frame: pd.DataFrame, *, scale: Scale) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Parse every answer cell of several item columns at once (no recode).
+
+    Same rules as :func:`parse_answers`, applied once per distinct cell value of the whole block.
+
+    Returns
+    -------
+    (scores, kinds)
+        Two frames shaped like ``frame``: float64 scores (NaN = missing) and the issue kind of each
+        cell (``None`` when scored or blank).
+    """
+    parser = _AnswerParser(scale)
+
+    def one(raw: Any) -> tuple[float, str | None]:
+        return (np.nan, None) if _is_blank(raw) else parser.parse(str(raw))
+
+    pairs = map_distinct(frame.to_numpy(dtype=object), one)
+    flat = pairs.ravel()
+    score = np.fromiter((p[0] for p in flat), dtype="float64", count=flat.size).reshape(frame.shape)
+    kind = np.array([p[1] for p in flat], dtype=object).reshape(frame.shape)
+    return (pd.DataFrame(score, index=frame.index, columns=frame.columns),
+            pd.DataFrame(kind, index=frame.index, columns=frame.columns))
+
+
 def parse_answers(values: pd.Series, *, scale: Scale,
                   recode: Mapping[Any, float | None] | None = None) -> pd.DataFrame:
     """Turn raw answer cells into scores, logging why a non-blank cell could not be scored.
@@ -201,11 +242,33 @@ def check_code_set(values: pd.Series, *, scale: Scale) -> str | None:
     uniques = pd.unique(values.astype(object).to_numpy())
     codes: set[int] = set()
     for raw in uniques:
-        if _is_blank(raw):
-            continue
-        num = _number(str(raw))
-        if num is not None and num.is_integer():
-            codes.add(int(num))
+        code = _integer_code(raw)
+        if not np.isnan(code):
+            codes.add(int(code))
+    return _code_set_message(codes, scale)
+
+
+def _integer_code(raw: Any) -> float:
+    """The cell as an integer code (as float), NaN when blank, text or fractional."""
+    if _is_blank(raw):
+        return np.nan
+    num = _number(str(raw))
+    return float(num) if num is not None and num.is_integer() else np.nan
+
+
+def check_code_sets(frame: pd.DataFrame, *, scale: Scale) -> dict[Any, str]:
+    """:func:`check_code_set` for every column of ``frame`` at once: ``{column: message}`` for flagged ones."""
+    codes = map_distinct(frame.to_numpy(dtype=object), _integer_code, dtype="float64")
+    out: dict[Any, str] = {}
+    for j, col in enumerate(frame.columns):  # loop over item columns (not respondents)
+        used = codes[:, j]
+        msg = _code_set_message({int(c) for c in np.unique(used[~np.isnan(used)])}, scale)
+        if msg:
+            out[col] = msg
+    return out
+
+
+def _code_set_message(codes: set[int], scale: Scale) -> str | None:
     if not codes:
         return None
     near_outside = {c for c in codes if scale.max < c <= scale.max + scale.points}
@@ -425,7 +488,8 @@ def classify_rows(data: pd.DataFrame, *, scores: pd.DataFrame, item_keys: Sequen
         * ``unknown_council``: the council is blank or not in the register.
     """
     text = data.astype(object).fillna("").astype(str)
-    filled = text.apply(lambda col: col.str.strip() != "")
+    filled = pd.DataFrame(map_distinct(text.to_numpy(dtype=object), lambda u: bool(u.strip()), dtype=bool),
+                          index=text.index, columns=text.columns)
     blank = ~filled.any(axis=1)
     looked = [c for c in text.columns if c not in set(skip_keys)]
     filled_l = filled[looked].to_numpy()
@@ -445,10 +509,9 @@ def classify_rows(data: pd.DataFrame, *, scores: pd.DataFrame, item_keys: Sequen
     anchor_keys = [k for k in ([council_key] if council_key else []) + list(id_keys)]
     no_anchor = ~filled[anchor_keys].any(axis=1) if anchor_keys else pd.Series(True, index=data.index)
     if item_keys:
-        item_text = text[list(item_keys)]
-        uniq = pd.unique(item_text.to_numpy().ravel())
-        frac = {u: (n := _number(u)) is not None and not n.is_integer() for u in uniq}
-        fractional = item_text.apply(lambda col: col.map(frac)).any(axis=1)
+        item_text = text[list(item_keys)].to_numpy(dtype=object)
+        frac = map_distinct(item_text, lambda u: (n := _number(u)) is not None and not n.is_integer(), dtype=bool)
+        fractional = pd.Series(frac.any(axis=1), index=data.index)
         valid = scores[list(item_keys)].notna().any(axis=1)
     else:
         fractional = pd.Series(False, index=data.index)

@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="keep free-text comments (emails and phone numbers masked) in a separate comments.csv")
     run.add_argument("--skip-bad-files", action="store_true",
                      help="carry on past unreadable files; they are listed in the manifest and on the report's first page")
+    run.add_argument("--kernels", type=int, metavar="N", default=None,
+                     help="Jupyter kernels running council packs in parallel (default: one per CPU core, at most 2)")
     run.set_defaults(func=cmd_run)
 
     val = sub.add_parser("validate", help="check a cohort's exports without writing outputs",
@@ -100,7 +102,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     runs = pipeline.run_cohort(args.raw_dir, waves=args.wave, instrument=args.instrument,
                                processed_dir=args.processed_dir, reports_dir=args.reports_dir,
                                settings_file=args.settings, keep_comments=args.keep_comments,
-                               skip_bad_files=args.skip_bad_files, progress=not args.quiet)
+                               skip_bad_files=args.skip_bad_files, progress=not args.quiet,
+                               kernels=args.kernels)
     _print_runs(runs)
     return 0
 

@@ -235,24 +235,31 @@ def _clean_export(export: ParsedExport, instrument: Instrument, register: pd.Dat
         items = {k: i for k, i in items.items() if k not in other_form}
 
     scale = instrument.scale
-    scores = pd.DataFrame(index=export.data.index)
     issues: list[pd.DataFrame] = []
-    drift: list[str] = []
-    for key, item_id in items.items():
-        recode = {**export.recode.get("*", {}), **export.recode.get(item_id, {})}
-        column = export.data[key]
-        if not recode:
-            msg = cleaning.check_code_set(column, scale=scale)
-            if msg:
-                drift.append(f"column {cols.at[key, 'header']!r}: {msg}")
-                continue
-        parsed = cleaning.parse_answers(column, scale=scale, recode=recode or None)
-        scores[key] = parsed["score"]
-        bad_cells = parsed["kind"].notna()
-        if bad_cells.any():
-            issues.append(pd.DataFrame({"source_row": export.data.index[bad_cells], "column": str(cols.at[key, "header"]),
-                                        "item_id": item_id, "raw_value": column[bad_cells].to_numpy(),
-                                        "kind": parsed["kind"][bad_cells].to_numpy()}))
+    recodes = {key: {**export.recode.get("*", {}), **export.recode.get(item_id, {})} for key, item_id in items.items()}
+    plain = [k for k in items if not recodes[k]]
+    recoded = [k for k in items if recodes[k]]
+    flagged = cleaning.check_code_sets(export.data[plain], scale=scale) if plain else {}
+    drift = [f"column {cols.at[k, 'header']!r}: {msg}" for k, msg in flagged.items()]
+    plain = [k for k in plain if k not in flagged]
+    # Unrecoded columns are parsed as one block (one parse per distinct answer); recoded ones one by one.
+    block_scores, block_kinds = cleaning.parse_answer_block(export.data[plain], scale=scale)
+    parts_s, parts_k = [block_scores], [block_kinds]
+    for key in recoded:  # loop over the (few) columns with a recode in mapping.yml
+        parsed = cleaning.parse_answers(export.data[key], scale=scale, recode=recodes[key])
+        parts_s.append(parsed["score"].rename(key).to_frame())
+        parts_k.append(parsed["kind"].astype(object).where(parsed["kind"].notna(), None).rename(key).to_frame())
+    order = [k for k in items if k in plain or k in recoded]
+    scores = pd.concat(parts_s, axis=1)[order] if order else pd.DataFrame(index=export.data.index)
+    kinds = pd.concat(parts_k, axis=1)[order] if order else pd.DataFrame(index=export.data.index)
+    r, c = np.nonzero(kinds.notna().to_numpy())
+    if r.size:
+        raw_cells = export.data[order].to_numpy(dtype=object)
+        issues.append(pd.DataFrame({
+            "source_row": export.data.index.to_numpy()[r],
+            "column": np.array([str(cols.at[k, "header"]) for k in order], dtype=object)[c],
+            "item_id": np.array([items[k] for k in order], dtype=object)[c],
+            "raw_value": raw_cells[r, c], "kind": kinds.to_numpy(dtype=object)[r, c]}))
     if drift:
         raise SchemaMismatchError(
             "; ".join(drift), **where, column=None,

@@ -8,29 +8,36 @@ For each wave folder ``data/raw/<cohort>/<wave>/`` the pipeline executes, in ord
 4. ``04_council_pack.ipynb``  -> ``reports/<cohort>/<wave>/councils/<council_id>.{html,xlsx}``
 
 Each executed notebook is kept under ``reports/<cohort>/<wave>/notebooks/`` as the audit trail
-(papermill saves it cell by cell, so a failed run leaves the evidence). Parameter names are checked
+(papermill saves it when it ends, and also when a cell fails, so a failed run leaves the evidence). Parameter names are checked
 against :func:`papermill.inspect_notebook` first, because papermill itself silently accepts a
 misspelt parameter.
 
-Council packs: starting a kernel costs ~0.5 s and importing pandas, matplotlib and seaborn in it
-another ~1.5 s, so one kernel per council would dominate the run (40 packs for 20 councils x 2
-waves). The packs of a wave therefore run in **one kernel**: notebook 04 is parameterised with
-papermill's own :func:`~papermill.parameterize.parameterize_notebook` for each council and its
-cells executed with nbclient in the shared kernel. Every cell of the notebook assigns what it
-uses, and the injected parameters cell re-assigns every parameter, so no state leaks between councils.
+One kernel per run: starting a kernel and importing pandas, scipy, matplotlib and seaborn in it
+costs 5-10 s on a 2-core machine, and a run executes 3 notebooks per wave plus one council pack per
+council and wave (46 notebooks for the 20-council, 2-wave demo). :class:`KernelSession` therefore
+starts one kernel for the whole run and papermill executes every notebook in it through a
+registered engine (:class:`SharedKernelEngine`: papermill's nbclient engine given the running
+kernel). Before each notebook the kernel's namespace is reset (``%reset -f``, figures closed,
+matplotlib defaults restored), so each notebook still runs as if alone; only imported modules stay
+cached. ``BENCHMARKS.md`` records the effect against one kernel per notebook.
 """
 
 from __future__ import annotations
 
-import copy
+import contextlib
+import functools
 import hashlib
 import importlib.metadata
 import logging
+import os
 import platform
+import queue
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, as_completed, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,83 +98,268 @@ def check_parameters(notebook: str | Path, parameters: dict[str, Any]) -> dict[s
     return declared
 
 
-def execute_notebook(notebook: str | Path, output: str | Path, parameters: dict[str, Any], *,
-                     cwd: str | Path | None = None) -> None:
-    """Execute one notebook with papermill in this process; raise one clear error on failure."""
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
-    check_parameters(notebook, parameters)
-    Path(output).parent.mkdir(parents=True, exist_ok=True)
-    try:
-        papermill.execute_notebook(str(notebook), str(output), parameters=parameters, kernel_name=KERNEL_NAME,
-                                   progress_bar=False, log_output=False, cwd=str(cwd or Path(notebook).parent))
-    except PapermillExecutionError as exc:
-        raise NotebookExecutionError(f"{Path(notebook).name} failed: {exc.ename}: {exc.evalue}", path=output,
-                                     hint="The partly executed notebook is kept at that path; fix the problem and re-run (--debug shows the traceback).") from exc
+#: Name under which :class:`SharedKernelEngine` is registered with papermill.
+ENGINE_NAME = "upstream-shared-kernel"
+#: Run in the shared kernel before every notebook, so that no variable, figure or option leaks
+#: from one notebook (or council) into the next. Imported modules stay cached: that is the point.
+RESET_CODE = ("get_ipython().run_line_magic('reset', '-f')\n"
+              "import matplotlib.pyplot as _plt; _plt.close('all'); del _plt\n"
+              "import matplotlib as _mpl; _mpl.rcParams.update(_mpl.rcParamsDefault); del _mpl")
 
 
-class SharedKernelRunner:
-    """Execute one notebook many times with different parameters in a single kernel.
+#: Run once when a kernel starts: the imports every pipeline notebook makes.
+WARM_UP_CODE = ("get_ipython().run_line_magic('matplotlib', 'inline')\n"
+                "import analysis.steps, analysis.reports, analysis.plots, analysis.scoring, analysis.ingest")
+
+
+def _engine_class() -> type:
+    """Build (once) and register the papermill engine that executes in an already running kernel."""
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.utils import remove_args
+
+    if ENGINE_NAME in papermill_engines._engines:
+        return papermill_engines._engines[ENGINE_NAME]
+
+    class SharedKernelEngine(NBClientEngine):
+        """papermill's nbclient engine, but in the kernel of a :class:`KernelSession` (``km=``).
+
+        Everything else is papermill's own: parameter injection, cell-by-cell saving of the output
+        notebook, execution metadata, and the error cell and exception when a cell fails.
+        """
+
+        @classmethod
+        def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, log_output: bool = False,
+                                     stdout_file: Any = None, stderr_file: Any = None, start_timeout: int = 60,
+                                     execution_timeout: int | None = None, **kwargs: Any) -> Any:
+            from nbclient.util import run_sync
+
+            session: KernelSession = kwargs.pop("session")
+            kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
+            client = PapermillNotebookClient(nb_man, km=session.km, timeout=execution_timeout,
+                                             startup_timeout=start_timeout, kernel_name=kernel_name,
+                                             log=logging.getLogger("papermill"),
+                                             log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file,
+                                             **kwargs)
+            client.kc = session.kc  # the client does not own the kernel: nbclient leaves both running
+            reply = run_sync(client.kc.execute_interactive)(RESET_CODE, silent=True, store_history=False,
+                                                            timeout=start_timeout)
+            if reply["content"]["status"] != "ok":
+                raise NotebookExecutionError(f"could not reset the shared kernel: {reply['content'].get('evalue')}")
+            return client.execute()
+
+    papermill_engines.register(ENGINE_NAME, SharedKernelEngine)
+    return SharedKernelEngine
+
+
+class KernelSession:
+    """One Jupyter kernel in which papermill executes every notebook of a run.
+
+    Starting a kernel and importing pandas, scipy, matplotlib and seaborn in it costs 5-10 s on a
+    small machine; a run executes 3 notebooks per wave plus one council pack per council and wave
+    (46 notebooks for the 20-council, 2-wave demo). The session starts the kernel once; before each
+    notebook the kernel's namespace is reset (``%reset -f``, figures closed, matplotlib defaults
+    restored) so notebooks stay independent, and papermill then parameterises and executes the
+    notebook as usual (see :class:`SharedKernelEngine`).
 
     Parameters
     ----------
-    notebook
-        The notebook to run (its parameters are checked on every call).
     cwd
-        Working directory of the kernel.
+        Working directory of the kernel (the notebooks folder, so that the notebooks' default
+        relative paths work as they do in JupyterLab).
+    startup_timeout
+        Seconds to wait for the kernel to start.
+
+    Examples
+    --------
+    >>> with KernelSession(cwd=NOTEBOOKS_DIR) as session:          # doctest: +SKIP
+    ...     session.run(NOTEBOOKS_DIR / "02_score.ipynb", out / "02_score.ipynb", {"processed_dir": "..."})
     """
 
-    def __init__(self, notebook: str | Path, *, cwd: str | Path | None = None, timeout: int = 600) -> None:
-        from nbclient import NotebookClient
-        from papermill.iorw import load_notebook_node
+    def __init__(self, *, cwd: str | Path | None = None, startup_timeout: int = 60) -> None:
+        self.cwd = Path(cwd) if cwd else NOTEBOOKS_DIR
+        self.startup_timeout = startup_timeout
+        self.km: Any = None
+        self.kc: Any = None
+        self._declared: dict[Path, dict[str, Any]] = {}
 
-        self.notebook = Path(notebook)
-        # papermill's loader (unlike nbformat.read) gives every cell a tags list, which parameterize expects.
-        self.template = load_notebook_node(str(self.notebook))
-        self.client = NotebookClient(copy.deepcopy(self.template), kernel_name=KERNEL_NAME, timeout=timeout,
-                                     resources={"metadata": {"path": str(cwd or self.notebook.parent)}})
-        self._ctx: Any = None
-        self.declared: dict[str, Any] | None = None
+    def __enter__(self) -> KernelSession:
+        from jupyter_client.manager import AsyncKernelManager
+        from nbclient.util import run_sync
 
-    def __enter__(self) -> SharedKernelRunner:
-        self._ctx = self.client.setup_kernel()
-        self._ctx.__enter__()
+        _engine_class()
+        self.km = AsyncKernelManager(kernel_name=KERNEL_NAME)
+        try:
+            run_sync(self.km.start_kernel)(cwd=str(self.cwd), extra_arguments=["--HistoryManager.hist_file=:memory:"])
+            self.kc = self.km.client()
+            self.kc.start_channels()
+            run_sync(self.kc.wait_for_ready)(timeout=self.startup_timeout)
+            # Import the heavy modules now, so that this kernel warms up while another one works.
+            reply = run_sync(self.kc.execute_interactive)(WARM_UP_CODE, silent=True, store_history=False,
+                                                          timeout=max(self.startup_timeout, 120))
+            if reply["content"]["status"] != "ok":
+                raise RuntimeError(f"{reply['content'].get('ename')}: {reply['content'].get('evalue')}")
+        except Exception as exc:
+            self.__exit__()
+            raise NotebookExecutionError(f"could not start a {KERNEL_NAME} Jupyter kernel: {exc}",
+                                         hint="Run `make venv` to reinstall the environment (it provides ipykernel).") from exc
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self._ctx is not None:
-            self._ctx.__exit__(*exc)
+        from nbclient.util import run_sync
 
-    def run(self, output: str | Path, parameters: dict[str, Any]) -> Any:
-        """Parameterise, execute in the shared kernel, save to ``output``; return the notebook."""
-        import nbformat
-        from nbclient.exceptions import CellExecutionError
-        from papermill.parameterize import parameterize_notebook
+        if self.kc is not None:
+            with contextlib.suppress(Exception):
+                self.kc.stop_channels()
+            self.kc = None
+        if self.km is not None:
+            with contextlib.suppress(Exception):
+                run_sync(self.km.shutdown_kernel)(now=True)
+            self.km = None
 
-        if self.declared is None:
-            self.declared = check_parameters(self.notebook, parameters)
+    def run(self, notebook: str | Path, output: str | Path, parameters: dict[str, Any]) -> Any:
+        """Check parameters, then execute ``notebook`` with papermill in the shared kernel.
+
+        Returns the executed notebook (``nbformat.NotebookNode``), also saved at ``output``.
+
+        Raises
+        ------
+        ParameterError
+            A parameter name the notebook does not declare.
+        NotebookExecutionError
+            A cell failed; the partly executed notebook is kept at ``output``.
+        """
+        import papermill
+        from papermill.exceptions import PapermillExecutionError
+
+        notebook = Path(notebook)
+        if notebook not in self._declared:
+            self._declared[notebook] = check_parameters(notebook, parameters)
         else:
-            unknown = sorted(set(parameters) - set(self.declared))
+            unknown = sorted(set(parameters) - set(self._declared[notebook]))
             if unknown:
-                raise ParameterError(f"parameter(s) {', '.join(unknown)} are not declared by the notebook", path=self.notebook)
-        nb = parameterize_notebook(copy.deepcopy(self.template), parameters, kernel_name=KERNEL_NAME, language="python")
-        self.client.nb = nb
-        output = Path(output)
-        output.parent.mkdir(parents=True, exist_ok=True)
+                raise ParameterError(f"parameter(s) {', '.join(unknown)} are not declared by the notebook",
+                                     path=notebook)
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
         try:
-            for index, cell in enumerate(nb.cells):
-                if cell.cell_type == "code":
-                    self.client.execute_cell(cell, index)
-        except CellExecutionError as exc:
-            nbformat.write(nb, str(output))  # keep the evidence
-            first = str(exc).strip().splitlines()
-            detail = next((ln for ln in reversed(first) if ln.strip()), "cell failed")
-            raise NotebookExecutionError(f"{self.notebook.name} failed: {detail}", path=output,
-                                         hint="The partly executed notebook is kept at that path.") from exc
-        with atomic_path(output) as tmp:
-            nbformat.write(nb, str(tmp))
-        return nb
+            # Saved once at the end (and by papermill, with the failing cell, when a cell fails), not
+            # after every cell: re-serialising the notebook per cell is a third of a council pack's cost.
+            return papermill.execute_notebook(str(notebook), str(output), parameters=parameters,
+                                              engine_name=ENGINE_NAME, kernel_name=KERNEL_NAME, progress_bar=False,
+                                              log_output=False, start_timeout=self.startup_timeout,
+                                              request_save_on_cell_execute=False, session=self)
+        except PapermillExecutionError as exc:
+            raise NotebookExecutionError(f"{notebook.name} failed: {exc.ename}: {exc.evalue}", path=output,
+                                         hint="The partly executed notebook is kept at that path; fix the problem "
+                                              "and re-run (--debug shows the traceback).") from exc
+
+
+class KernelPool:
+    """A few :class:`KernelSession` s, each owned by one worker thread, that execute notebooks in parallel.
+
+    Notebooks 01-03 of a wave depend on each other and run one after another; the council packs
+    of a wave are independent and are spread over the pool. Each worker thread starts its kernel
+    when the pool opens (so the second kernel's start-up overlaps the first notebooks) and keeps it
+    for the whole run. A worker whose kernel cannot start fails every task it picks up with that
+    error, so a caller never waits forever.
+
+    Parameters
+    ----------
+    size
+        Number of kernels (>= 1). :func:`default_kernels` picks one per CPU core, at most 2.
+    cwd
+        Working directory of the kernels.
+    """
+
+    def __init__(self, size: int = 1, *, cwd: str | Path | None = None) -> None:
+        self.size = max(1, int(size))
+        self.cwd = cwd
+        self._tasks: queue.Queue[Any] = queue.Queue()
+        self._threads: list[threading.Thread] = []
+
+    def __enter__(self) -> KernelPool:
+        for k in range(self.size):
+            thread = threading.Thread(target=self._worker, name=f"kernel-{k}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for _ in self._threads:
+            self._tasks.put(None)
+        for thread in self._threads:
+            thread.join()
+        self._threads.clear()
+
+    def _worker(self) -> None:
+        session: KernelSession | None = None
+        startup_error: BaseException | None = None
+        try:
+            session = KernelSession(cwd=self.cwd).__enter__()
+        except BaseException as exc:  # reported through every task this worker picks up
+            startup_error = exc
+        try:
+            while (item := self._tasks.get()) is not None:
+                fn, future = item
+                if not future.set_running_or_notify_cancel():
+                    continue
+                if startup_error is not None:
+                    future.set_exception(startup_error)
+                    continue
+                try:
+                    future.set_result(fn(session))
+                except BaseException as exc:
+                    future.set_exception(exc)
+        finally:
+            if session is not None:
+                session.__exit__()
+
+    def submit(self, fn: Any) -> Future:
+        """Queue ``fn(session)`` for the next free kernel; return its :class:`~concurrent.futures.Future`."""
+        if not self._threads:
+            raise RuntimeError("KernelPool.submit() outside its `with` block")
+        future: Future = Future()
+        self._tasks.put((fn, future))
+        return future
+
+    def run(self, notebook: str | Path, output: str | Path, parameters: dict[str, Any]) -> Any:
+        """Execute one notebook on the next free kernel and wait for it (see :meth:`KernelSession.run`)."""
+        return self.submit(lambda session: session.run(notebook, output, parameters)).result()
+
+    def map_unordered(self, fn: Any, items: Sequence[Any]) -> Iterable[tuple[Any, Any]]:
+        """Run ``fn(session, item)`` for every item across the pool; yield ``(item, result)`` as each ends.
+
+        The first failure cancels the tasks not yet started and is raised once the running ones end.
+        """
+        futures = {self.submit(functools.partial(fn, item=item)): item for item in items}
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            wait(list(futures))
+            raise
+
+
+def default_kernels() -> int:
+    """Kernels for a run: one per CPU core available to this process, at most 2.
+
+    More kernels than cores only adds contention; beyond 2 the parent process (papermill's notebook
+    bookkeeping and HTML rendering) becomes the bottleneck for 20 council packs.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(2, cores))
+
+
+def execute_notebook(notebook: str | Path, output: str | Path, parameters: dict[str, Any], *,
+                     cwd: str | Path | None = None) -> Any:
+    """Execute one notebook with papermill in a kernel of its own (see :class:`KernelSession`)."""
+    with KernelSession(cwd=cwd or Path(notebook).parent) as session:
+        return session.run(notebook, output, parameters)
 
 
 @dataclass
@@ -216,7 +408,7 @@ def run_cohort(raw_dir: str | Path, *, waves: Sequence[str] | None = None, instr
                processed_dir: str | Path | None = None, reports_dir: str | Path | None = None,
                settings_file: str | Path | None = None, keep_comments: bool = False,
                skip_bad_files: bool = False, synthetic: bool | None = None, progress: bool = True,
-               notebooks_dir: str | Path | None = None) -> list[WaveRun]:
+               notebooks_dir: str | Path | None = None, kernels: int | None = None) -> list[WaveRun]:
     """Run the whole pipeline on a cohort folder.
 
     Parameters
@@ -237,6 +429,10 @@ def run_cohort(raw_dir: str | Path, *, waves: Sequence[str] | None = None, instr
         Force the "Synthetic demo data" banner on or off (default: the cohort's marker file decides).
     progress
         Show a progress bar on stderr.
+    notebooks_dir
+        Folder holding the pipeline notebooks (default: the repository's ``notebooks/``).
+    kernels
+        Jupyter kernels used for the council packs (default :func:`default_kernels`).
 
     Returns
     -------
@@ -258,25 +454,46 @@ def run_cohort(raw_dir: str | Path, *, waves: Sequence[str] | None = None, instr
     is_synth = steps.is_synthetic(raw) if synthetic is None else bool(synthetic)
     run_id = uuid.uuid4().hex[:12]
     runs: list[WaveRun] = []
+    # The wave before the first one run (when it was processed earlier) feeds "change since".
+    all_waves = list_waves(raw, None)
+    before = [w for w in all_waves if w < wave_list[0]]
     previous: Path | None = None
-    for wave in wave_list:
-        started = time.time()
-        proc = paths["processed"] / wave
-        rep = paths["reports"] / wave
-        audit = rep / "notebooks"
-        run = WaveRun(cohort=paths["cohort"], wave=wave, processed_dir=proc, reports_dir=rep)
-        common = {"instrument": str(instrument or ""), "settings_file": str(settings_file or "")}
-        p01 = {"raw_dir": str(raw), "wave": wave, "processed_dir": str(proc), "keys_dir": str(paths["keys"]),
-               "keep_comments": keep_comments, "skip_bad_files": skip_bad_files} | common
-        p02 = {"processed_dir": str(proc)} | common
-        p_report = {"cohort": paths["cohort"], "wave": wave, "processed_dir": str(proc), "reports_dir": str(rep),
-                    "synthetic": is_synth, "run_id": run_id,
-                    "previous_processed_dir": str(previous) if previous else ""} | common
-        bar = _progress(3, f"wave {wave}", progress)
+    if before and (paths["processed"] / before[-1] / "enabler_scores.csv").exists():
+        previous = paths["processed"] / before[-1]
+    with KernelPool(default_kernels() if kernels is None else kernels, cwd=nb_dir) as pool:
+        for wave in wave_list:
+            run = _run_wave(pool, nb_dir, paths, raw, wave, previous=previous, instrument=instrument,
+                            settings_file=settings_file, keep_comments=keep_comments, skip_bad_files=skip_bad_files,
+                            is_synth=is_synth, run_id=run_id, progress=progress)
+            runs.append(run)
+            previous = run.processed_dir
+    return runs
+
+
+def _run_wave(pool: KernelPool, nb_dir: Path, paths: dict[str, Any], raw: Path, wave: str, *,
+              previous: Path | None, instrument: str | None, settings_file: str | Path | None,
+              keep_comments: bool, skip_bad_files: bool, is_synth: bool, run_id: str, progress: bool) -> WaveRun:
+    """Execute the four notebooks for one wave on ``pool`` and write its manifest."""
+    from . import reports, steps
+
+    started = time.time()
+    proc = paths["processed"] / wave
+    rep = paths["reports"] / wave
+    audit = rep / "notebooks"
+    run = WaveRun(cohort=paths["cohort"], wave=wave, processed_dir=proc, reports_dir=rep)
+    common = {"instrument": str(instrument or ""), "settings_file": str(settings_file or "")}
+    p01 = {"raw_dir": str(raw), "wave": wave, "processed_dir": str(proc), "keys_dir": str(paths["keys"]),
+           "keep_comments": keep_comments, "skip_bad_files": skip_bad_files} | common
+    p02 = {"processed_dir": str(proc)} | common
+    p_report = {"cohort": paths["cohort"], "wave": wave, "processed_dir": str(proc), "reports_dir": str(rep),
+                "synthetic": is_synth, "run_id": run_id,
+                "previous_processed_dir": str(previous) if previous else ""} | common
+    bar = _progress(3, f"wave {wave}", progress)
+    try:
         for name, params in ((NOTEBOOKS[0], p01), (NOTEBOOKS[1], p02), (NOTEBOOKS[2], p_report)):
             bar.set_postfix_str(name)
             t0 = time.perf_counter()
-            execute_notebook(nb_dir / name, audit / name, params, cwd=nb_dir)
+            pool.run(nb_dir / name, audit / name, params)
             run.timings[name] = time.perf_counter() - t0
             bar.update(1)
         t0 = time.perf_counter()
@@ -287,22 +504,22 @@ def run_cohort(raw_dir: str | Path, *, waves: Sequence[str] | None = None, instr
         bar.total = 3 + len(councils)
         bar.refresh()
         t0 = time.perf_counter()
-        with SharedKernelRunner(nb_dir / NOTEBOOKS[3], cwd=nb_dir) as runner:
-            for cid in councils:
-                bar.set_postfix_str(f"council pack {cid}")
-                out_nb = audit / "councils" / f"04_council_pack_{cid}.ipynb"
-                nb = runner.run(out_nb, p_report | {"council_id": cid})
-                reports.notebook_to_html(nb, rep / "councils" / f"{cid}.html", title=f"Insight pack {cid} {wave}")
-                bar.update(1)
+        def pack(session: KernelSession, *, item: str) -> None:
+            nb = session.run(nb_dir / NOTEBOOKS[3], audit / "councils" / f"04_council_pack_{item}.ipynb",
+                             p_report | {"council_id": item})
+            reports.notebook_to_html(nb, rep / "councils" / f"{item}.html", title=f"Insight pack {item} {wave}")
+
+        for cid, _ in pool.map_unordered(pack, councils):  # one notebook per council, spread over the kernels
+            bar.set_postfix_str(f"council pack {cid}")
+            bar.update(1)
         run.timings["council_packs"] = time.perf_counter() - t0
+    finally:
         bar.close()
-        run.manifest = write_manifest(run, raw=raw, instrument=instrument, settings_file=settings_file,
-                                      parameters={"keep_comments": keep_comments, "skip_bad_files": skip_bad_files,
-                                                  "synthetic": is_synth, "councils": len(councils)},
-                                      run_id=run_id, started=started)
-        runs.append(run)
-        previous = proc
-    return runs
+    run.manifest = write_manifest(run, raw=raw, instrument=instrument, settings_file=settings_file,
+                                  parameters={"keep_comments": keep_comments, "skip_bad_files": skip_bad_files,
+                                              "synthetic": is_synth, "councils": len(councils)},
+                                  run_id=run_id, started=started)
+    return run
 
 
 def write_manifest(run: WaveRun, *, raw: Path, instrument: str | None, settings_file: str | Path | None,

@@ -328,12 +328,33 @@ def save_figure(fig: Figure, path: str | Path, *, dpi: int = 150) -> Path:
     return path
 
 
+def figure_image(fig: Figure, *, alt: str, dpi: int = 100) -> Any:
+    """Render a figure once to PNG and wrap it for display with alternative text.
+
+    Displaying a Matplotlib figure directly makes the inline backend draw it twice (once to find
+    the tight bounding box); our figures use constrained layout, so one plain draw is enough. The
+    ``alt`` text travels into the HTML report (screen readers, and nbconvert's accessibility check).
+
+    Returns
+    -------
+    IPython.display.Image
+    """
+    import io
+
+    from IPython.display import Image
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    return Image(data=buf.getvalue(), format="png", alt=alt)
+
+
 @functools.lru_cache(maxsize=1)
 def _html_exporter() -> Any:
     """One HTMLExporter per process (import ~2.6 s, then ~0.01 s a notebook; see STACK-NOTES)."""
     from nbconvert import HTMLExporter
 
-    return HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
+    return HTMLExporter(template_name="lab", template_file=str(Path(__file__).parent / "templates" / "report.html.j2"),
+                        exclude_input=True, exclude_input_prompt=True,
                         exclude_output_prompt=True, embed_images=True, mathjax_url="", require_js_url="",
                         mermaid_js_url="", mermaid_layout_elk_js_url="")
 
@@ -405,7 +426,7 @@ def notebook_to_html(notebook: nbformat.NotebookNode | str | Path, path: str | P
                           hint="Open the executed notebook to check its outputs, then re-run.") from exc
     body = make_offline(body)
     _save(path, lambda tmp: tmp.write_text(body, encoding="utf-8"))
-    logger.info("wrote HTML report %s", path)
+    logger.debug("wrote HTML report %s", path)
     return path
 
 

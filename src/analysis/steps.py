@@ -201,6 +201,13 @@ class Report:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     text: dict[str, str] = field(default_factory=dict)
     workbook: Path | None = None
+    alt: dict[str, str] = field(default_factory=dict)  # alternative text of each figure
+
+    def image(self, key: str) -> Any:
+        """The figure ``key`` rendered once to PNG with its alternative text (for ``display``)."""
+        from . import reports
+
+        return reports.figure_image(self.figures[key], alt=self.alt.get(key, key))
 
 
 def _new_figure(**kwargs: Any) -> Any:
@@ -258,11 +265,16 @@ def cohort_report_step(*, processed_dir: str | Path, reports_dir: str | Path, co
     fig = _new_figure(figsize=(11, 0.42 * len(counts) + 2.2), layout="constrained")
     plots.heatmap(comp, x="unit_id", y="council_name", value="mean", ax=fig.add_subplot(), labels=ctx.enabler_labels)
     report.figures["heatmap"] = fig
+    report.alt["heatmap"] = (f"Heatmap of mean enabler score (1 to 5) for {len(counts)} councils (rows) by "
+                             f"{len(ctx.enabler_order)} enablers (columns); the same values are in the table "
+                             f"'Scores and respondents' below.")
 
     # spider small multiples: each council against the cohort median
     report.figures["spider_grid"] = plots.spider_grid(shown, council="council_name", enabler="unit_id", value="mean",
                                                       reference="cohort_median", order=ctx.enabler_order,
                                                       labels={k: v.split(" ", 1)[0] for k, v in ctx.enabler_labels.items()})
+    report.alt["spider_grid"] = (f"Spider diagrams, one per council ({len(shown['council_id'].unique())} shown), of "
+                                 f"the council's mean score on each enabler E01 to E11 against the dashed cohort median.")
 
     # tables
     cohort_rows = ctx.enabler_scores[(ctx.enabler_scores["wave"] == wave) & (ctx.enabler_scores["scope"] == "cohort")]
@@ -352,10 +364,13 @@ def council_pack_step(*, processed_dir: str | Path, reports_dir: str | Path, coh
         plots.spider(series, enabler="unit_id", value="mean", hue="series", order=ctx.enabler_order,
                      labels=ctx.enabler_labels, ax=fig.add_subplot(projection="polar"))
         report.figures["spider"] = fig
+        report.alt["spider"] = (f"Spider diagram of {name}'s mean score on each of the {len(ctx.enabler_order)} enablers "
+                                f"against the cohort median; the values are in the 'Enabler scores' table below.")
         fig2 = _new_figure(figsize=(8, 5), layout="constrained")
         plots.enabler_bars(enablers, enabler="unit_id", value="mean", reference="cohort_median",
                            order=ctx.enabler_order, labels=ctx.enabler_labels, ax=fig2.add_subplot())
         report.figures["bars"] = fig2
+        report.alt["bars"] = f"Bar chart of {name}'s mean score per enabler, with the cohort median marked."
     council_enablers = ctx.enabler_scores[(ctx.enabler_scores["wave"] == wave) & (ctx.enabler_scores["council_id"] == council_id)]
     table = reports.format_for_report(council_enablers, threshold=ctx.threshold, level_names=ctx.enabler_labels)
     report.tables["enablers"] = table
