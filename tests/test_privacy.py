@@ -124,3 +124,14 @@ def test_split_and_drop_personal_columns():
     assert personal.columns.tolist() == ["e", "n", "t"]
     assert export.data.shape == (1, 5)  # input untouched
     assert privacy.drop_personal_columns(export).data.columns.tolist() == ["c", "q"]
+
+
+def test_raw_answers_quoted_in_cell_issues_never_carry_names_or_contacts():
+    from analysis.privacy import redact_raw_answers
+
+    values = pd.Series(["Jane Smith", "4 - Agre", "call 07700 900123", "jane@example.org", "Don't know", "55", "Cytuno'n gry"])
+    kinds = pd.Series(["unparseable", "unparseable", "unparseable", "unparseable", "dont_know", "out_of_range", "unparseable"])
+    out = redact_raw_answers(values, kinds).tolist()
+    assert out[0] == "[withheld: 10 characters of text]"
+    assert out[1] == "4 - Agre" and out[4] == "Don't know" and out[5] == "55" and out[6] == "Cytuno'n gry"
+    assert "07700" not in out[2] and "jane" not in out[3]

@@ -92,6 +92,9 @@ def _configure_logging(debug: bool, quiet: bool) -> None:
 
 def _print_runs(runs: Sequence[object]) -> None:
     for run in runs:
+        for skipped in run.manifest.get("skipped_files", []):  # type: ignore[attr-defined]
+            print(f"warning: wave {run.wave}: skipped {skipped.get('source_file')}: {skipped.get('error', '')}",  # type: ignore[attr-defined]
+                  file=sys.stderr)
         rep = run.reports_dir  # type: ignore[attr-defined]
         print(f"wave {run.wave}: {rep / 'cohort_report.html'}  ({len(list((rep / 'councils').glob('*.html')))} council packs in {rep / 'councils'})")  # type: ignore[attr-defined]
 
@@ -131,29 +134,34 @@ def format_validation(results: Sequence[object]) -> str:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from . import pipeline
-    from .exceptions import ValidationFailed
-
     results = pipeline.validate_cohort(args.raw_dir, waves=args.wave, instrument=args.instrument,
                                        settings_file=args.settings)
     print(format_validation(results))
     for r in results:
         for note in getattr(r, "notes", []):
-            print(f"note ({r.wave}): {note}")
+            if not note.startswith("skipped "):  # the skipped files are listed as errors below
+                print(f"note ({r.wave}): {note}")
     if args.write_mapping:
-        from .mapping import starter_mapping
+        from .io import atomic_path
 
-        for r in results:
-            target = Path(args.raw_dir) / r.wave / "mapping.yml"
+        texts = pipeline.starter_mappings(args.raw_dir, waves=args.wave, instrument=args.instrument,
+                                          settings_file=args.settings)
+        for wave, text in texts.items():
+            target = Path(args.raw_dir) / wave / "mapping.yml"
             if target.exists():
                 print(f"{target} exists; not overwritten")
                 continue
-            target.write_text(starter_mapping(getattr(r, "exports", [])), encoding="utf-8")
+            with atomic_path(target) as tmp:
+                tmp.write_text(text, encoding="utf-8")
             print(f"wrote starter mapping: {target}")
     errors = pipeline.collect_errors(results)
     if errors:
         for e in errors:
             print(f"error: {e}", file=sys.stderr)
-        raise ValidationFailed(errors, hint="Fix the files above (or pin columns in mapping.yml) and validate again")
+        print(f"validate: {len(errors)} problem(s) found; a run would stop. Fix the file(s) named above (or pin "
+              f"columns in mapping.yml), or run with --skip-bad-files to leave them out, then validate again.",
+              file=sys.stderr)
+        return 1
     print("ok: a run would succeed")
     return 0
 

@@ -259,7 +259,8 @@ def _clean_export(export: ParsedExport, instrument: Instrument, register: pd.Dat
             "source_row": export.data.index.to_numpy()[r],
             "column": np.array([str(cols.at[k, "header"]) for k in order], dtype=object)[c],
             "item_id": np.array([items[k] for k in order], dtype=object)[c],
-            "raw_value": raw_cells[r, c], "kind": kinds.to_numpy(dtype=object)[r, c]}))
+            "raw_value": privacy.redact_raw_answers(pd.Series(raw_cells[r, c]), pd.Series(kinds.to_numpy(dtype=object)[r, c])).to_numpy(dtype=object),
+            "kind": kinds.to_numpy(dtype=object)[r, c]}))
     if drift:
         raise SchemaMismatchError(
             "; ".join(drift), **where, column=None,
@@ -443,7 +444,7 @@ def load_wave(wave_dir: Path, *, instrument: Instrument, register: pd.DataFrame 
         raise ValidationFailed(errors, hint="Fix the files listed, or run with --skip-bad-files to leave them out of this wave.")
     for s in skipped:
         notes.append(f"skipped {s['source_file']}{'' if s['sheet'] is None else ' sheet ' + repr(s['sheet'])}: {s['error']}")
-        logger.warning("skipped %s: %s", s["source_file"], s["error"])
+        logger.info("skipped %s: %s", s["source_file"], s["error"])  # callers report them (validate, run summary)
 
     # rows of every export, in read order
     frames = []

@@ -22,6 +22,11 @@ import pandas as pd
 FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
 
 #: dtypes of the processed tables (columns not listed are inferred).
+_SCORE_DTYPES = {
+    "wave": "str", "scope": "str", "council_id": "str", "council_name": "str", "level": "str", "unit_id": "str",
+    "unit_name": "str", "n": "int64", "mean": "float64", "sd": "float64", "median": "float64", "q1": "float64",
+    "q3": "float64", "favourable_pct": "float64", "unfavourable_pct": "float64",
+}
 TABLE_DTYPES: dict[str, dict[str, str]] = {
     "responses": {
         "wave": "str", "council_id": "str", "council_name": "str", "respondent_key": "str",
@@ -33,6 +38,17 @@ TABLE_DTYPES: dict[str, dict[str, str]] = {
         "perspective": "str", "level": "str", "unit_id": "str", "n_answered": "int64",
         "n_required": "int64", "score": "float64",
     },
+    "enabler_scores": _SCORE_DTYPES,
+    "grouping_scores": _SCORE_DTYPES,
+    "comparison": {
+        "wave": "str", "council_id": "str", "council_name": "str", "unit_id": "str", "unit_name": "str",
+        "n": "int64", "mean": "float64", "cohort_median": "float64", "cohort_mean": "float64",
+        "diff_vs_median": "float64", "rank": "float64", "n_ranked": "int64", "suppressed": "bool",
+    },
+    "quarantine": {"source_file": "str", "sheet": "str", "source_row": "int64", "reason": "str", "detail": "str"},
+    "cell_issues": {"source_file": "str", "sheet": "str", "source_row": "int64", "column": "str", "item_id": "str",
+                    "raw_value": "str", "kind": "str"},
+    "councils": {"council_id": "str", "council_name": "str", "n_respondents": "int64", "in_register": "bool"},
 }
 
 
@@ -108,7 +124,18 @@ def read_table(path: str | Path, table: str | None = None) -> pd.DataFrame:
     dtypes = TABLE_DTYPES.get(table or Path(path).stem, {})
     frame = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={k: v for k, v in dtypes.items() if v == "str"})
     for col, dtype in dtypes.items():
-        if col in frame.columns and dtype != "str":
+        if col not in frame.columns or dtype == "str":
+            continue
+        if dtype == "bool":
+            if frame[col].dtype != bool:  # never astype(bool): the string "False" is truthy
+                values = frame[col].map({"True": True, "False": False, "true": True, "false": False,
+                                         True: True, False: False})
+                if values.isna().any():
+                    raise ValueError(f"{path}: column {col!r} must hold True/False values")
+                frame[col] = values.astype(bool)
+        elif dtype == "int64" and frame[col].isna().any():
+            frame[col] = frame[col].astype("Int64")
+        else:
             frame[col] = frame[col].astype(dtype)
     return frame
 

@@ -70,8 +70,9 @@ from __future__ import annotations
 import json
 import logging
 import re
+import textwrap
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -801,7 +802,7 @@ def _q(text: str) -> str:
     return json.dumps(str(text), ensure_ascii=False)
 
 
-def starter_mapping(exports: list[ParsedExport]) -> str:
+def starter_mapping(exports: list[ParsedExport], failed: Mapping[str, str] | None = None) -> str:
     """YAML text of a starter ``mapping.yml`` for the files read (``validate --write-mapping``).
 
     Lists every file with its detected format and sheet, and every column pinned to its current
@@ -841,4 +842,10 @@ def starter_mapping(exports: list[ParsedExport]) -> str:
                 how = r.match + ("" if pd.isna(r.match_score) else f" {r.match_score:.0f}")
                 note = f"  # {how}" + (f"; candidates: {r.candidates}" if getattr(r, "candidates", "") else "")
                 lines.append(f"      {_q(key)}: {target}{note}")
+    for name, message in (failed or {}).items():
+        lines.append(f"  # {_q(name)}: could not be mapped automatically; pin its columns here:")
+        lines.extend(f"  #   {part}" for part in textwrap.wrap(str(message), 100))
+        lines.append(f"  # {_q(name)}:")
+        lines.append("  #   columns:")
+        lines.append('  #     "<header text or column letter>": <item id such as E01S1, a role, or ignore>')
     return "\n".join(lines) + "\n"

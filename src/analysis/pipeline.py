@@ -44,7 +44,7 @@ from typing import Any
 
 from . import __version__
 from .config import NOTEBOOKS_DIR, cohort_paths
-from .exceptions import DiagnosticsError, InputFileError, NotebookExecutionError, ParameterError
+from .exceptions import DiagnosticsError, InputFileError, MappingError, NotebookExecutionError, ParameterError
 from .io import atomic_path, write_json
 
 logger = logging.getLogger(__name__)
@@ -594,6 +594,39 @@ def validate_cohort(raw_dir: str | Path, *, waves: Sequence[str] | None = None, 
         results.append(ingest.load_wave(raw / wave, instrument=inst, register=register, salt=salt, settings=settings,
                                         skip_bad_files=True, keep_comments=False, cohort_dir=raw))
     return results
+
+
+def starter_mappings(raw_dir: str | Path, *, waves: Sequence[str] | None = None, instrument: str | None = None,
+                     settings_file: str | Path | None = None) -> dict[str, str]:
+    """Text of a starter ``mapping.yml`` per wave (``diagnostics validate --write-mapping``).
+
+    Every readable file appears with each column pinned to what it maps to now; a file whose
+    columns cannot be mapped appears as a commented block quoting the error (its candidates), to
+    be completed by hand. Files that cannot be read at all are left out (validate reports them).
+    """
+    from . import loaders
+    from .config import load_settings
+    from .instrument import load_instrument
+    from .mapping import load_mapping, starter_mapping
+
+    raw = Path(raw_dir).resolve()
+    inst = load_instrument(instrument or None)
+    settings = load_settings(settings_file or None)
+    out: dict[str, str] = {}
+    for wave in list_waves(raw, waves):
+        wave_dir = raw / wave
+        existing = load_mapping(wave_dir)
+        exports, failed = [], {}
+        for path in loaders.find_export_files(wave_dir):  # loop over files
+            try:
+                exports.extend(loaders.read_export(path, source_file=_rel(path, raw), instrument=inst,
+                                                   mapping=existing, settings=settings))
+            except MappingError as exc:
+                failed[path.name] = exc.message
+            except DiagnosticsError:
+                continue
+        out[wave] = starter_mapping(exports, failed)
+    return out
 
 
 def collect_errors(results: Iterable[Any]) -> list[DiagnosticsError]:

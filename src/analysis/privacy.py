@@ -235,3 +235,25 @@ def split_personal_columns(export: ParsedExport) -> tuple[ParsedExport, pd.DataF
 def drop_personal_columns(export: ParsedExport) -> ParsedExport:
     """A copy of ``export`` without its personal columns (see :func:`split_personal_columns`)."""
     return split_personal_columns(export)[0]
+
+
+#: Words that make an unparseable answer cell worth quoting in ``cell_issues.csv`` (a mistyped or
+#: unusual scale answer); any other text could be a name or a comment and is withheld.
+_ANSWER_WORDS_RE = re.compile(r"\d|agree|disagree|neutral|neither|strongly|know|applicable|n/?a\b|unsure|sure|"
+                              r"cytuno|anghytuno|gwybod|berthnasol", re.IGNORECASE)
+
+
+def redact_raw_answers(values: pd.Series, kinds: pd.Series) -> pd.Series:
+    """Make the raw values quoted in ``cell_issues.csv`` safe to keep in ``data/processed``.
+
+    E-mail addresses and phone numbers are masked everywhere. An ``unparseable`` cell is quoted
+    only when it looks like an attempt at a scale answer (it contains a digit or a scale word such
+    as "agree", "neutral", "know", "cytuno"); other text (a name, a comment typed into an answer
+    cell) becomes ``[withheld: N characters of text]``. The analyst can still find the cell from
+    ``source_file``, ``sheet``, ``source_row`` and ``column`` in the raw export.
+    """
+    text = mask_personal_text(values.astype(object).where(values.notna(), "").astype(str))
+    answer_like = text.str.contains(_ANSWER_WORDS_RE, na=False)
+    withheld = (kinds.astype("string") == "unparseable").fillna(False) & ~answer_like
+    lengths = text.str.len().astype("Int64").astype(str)
+    return text.where(~withheld, "[withheld: " + lengths + " characters of text]")
