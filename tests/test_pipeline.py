@@ -204,3 +204,21 @@ def test_misspelt_parameter_is_rejected_before_any_kernel_starts(tmp_path):
     nb = _notebook(tmp_path / "p.ipynb", "pass")
     with pytest.raises(ParameterError, match="valeu"):
         check_parameters(nb, {"valeu": 1})
+
+
+@pytest.mark.slow
+def test_cohort_rows_in_reports_cannot_be_differenced(ran):
+    """COB (2 respondents) is suppressed: the cohort row shown must pool ALD and BIR only."""
+    _, out, _ = ran
+    wb = openpyxl.load_workbook(out / "reports" / "tiny" / "2024-01" / "cohort_report.xlsx", read_only=True)
+    ws = wb["Cohort enablers"]
+    rows = list(ws.values)
+    header = [str(h) for h in rows[0]]
+    e03 = next(r for r in rows[1:] if r and any(str(v).startswith("E03") for v in r if v is not None))
+    n = e03[next(i for i, h in enumerate(header) if h.lower() in ("n", "respondents"))]
+    assert n == 11                              # 6 + 5, not 13
+    html = (out / "reports" / "tiny" / "2024-01" / "cohort_report.html").read_text(encoding="utf-8")
+    assert "left out of them" in html
+    # data/processed keeps the full cohort (it is not a report)
+    enabler = read_table(out / "processed" / "tiny" / "2024-01" / "enabler_scores.csv", "enabler_scores")
+    assert enabler.loc[(enabler["scope"] == "cohort") & (enabler["unit_id"] == "E03"), "n"].item() == 13

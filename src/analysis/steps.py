@@ -131,6 +131,7 @@ class ReportContext:
     summary: dict[str, Any]
     previous: pd.DataFrame | None = None  # enabler_scores of the previous wave, when processed
     run_id: str = ""
+    cohort_left_out: int = 0  # respondents of suppressed groups left out of the cohort rows shown
 
     @property
     def threshold(self) -> int:
@@ -162,6 +163,10 @@ class ReportContext:
                 notes.append(f"File skipped (--skip-bad-files): {f.get('source_file')}: {f.get('error')}")
         if not self.summary.get("register", True):
             notes.append("No cohort register (cohort.csv): councils are the distinct names found in the exports.")
+        if self.cohort_left_out:
+            notes.append(f"Cohort figures pool the respondents of the councils shown: {self.cohort_left_out} respondent(s) "
+                         f"in groups of fewer than {self.threshold} are left out of them, so that their answers "
+                         f"cannot be worked out by subtraction.")
         return notes
 
 
@@ -180,15 +185,69 @@ def load_report_context(*, processed_dir: str | Path, cohort: str, wave: str,
     previous = None
     if previous_processed_dir and (Path(previous_processed_dir) / "enabler_scores.csv").exists():
         previous = read_table(Path(previous_processed_dir) / "enabler_scores.csv", "enabler_scores")
-    return ReportContext(
-        cohort=cohort, wave=wave,
-        instrument=instrument if isinstance(instrument, Instrument) else load_instrument(instrument),
-        settings=_settings(settings_file), synthetic=bool(synthetic or summary.get("synthetic", False)),
-        enabler_scores=read_table(processed_dir / "enabler_scores.csv", "enabler_scores"),
-        grouping_scores=read_table(processed_dir / "grouping_scores.csv", "grouping_scores"),
-        comparison=read_table(processed_dir / "comparison.csv", "comparison"),
-        summary=summary, previous=previous, run_id=run_id,
+    settings = _settings(settings_file)
+    inst = instrument if isinstance(instrument, Instrument) else load_instrument(instrument)
+    enabler = read_table(processed_dir / "enabler_scores.csv", "enabler_scores")
+    grouping = read_table(processed_dir / "grouping_scores.csv", "grouping_scores")
+    comparison = read_table(processed_dir / "comparison.csv", "comparison")
+    threshold = int(settings["privacy"]["disclosure_threshold"])
+    left_out = 0
+    if (processed_dir / "respondent_scores.csv").exists():
+        enabler, grouping, comparison, left_out = reportable_cohort_rows(
+            read_table(processed_dir / "respondent_scores.csv", "respondent_scores"), enabler, grouping,
+            comparison, threshold=threshold, settings=settings, instrument=inst)
+    ctx = ReportContext(
+        cohort=cohort, wave=wave, instrument=inst, settings=settings,
+        synthetic=bool(synthetic or summary.get("synthetic", False)),
+        enabler_scores=enabler, grouping_scores=grouping, comparison=comparison,
+        summary=summary, previous=previous, run_id=run_id, cohort_left_out=left_out,
     )
+    return ctx
+
+
+def reportable_cohort_rows(respondents: pd.DataFrame, enabler: pd.DataFrame, grouping: pd.DataFrame,
+                           comparison: pd.DataFrame, *, threshold: int, settings: dict[str, Any],
+                           instrument: Instrument) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, int]:
+    """Cohort rows that cannot be differenced against the council rows shown.
+
+    A report shows every council with ``n >= threshold`` and the pooled cohort row. If the cohort
+    row also pooled a suppressed council (``n < threshold`` for that unit), subtracting the shown
+    councils' ``n x mean`` from the cohort's would recover the suppressed group's mean: a
+    disclosure by differencing. So for reports the cohort rows of each unit are re-pooled from the
+    respondents of the councils shown for that unit only, and ``cohort_mean`` in the comparison
+    follows. ``data/processed`` keeps the full cohort rows (it is not a report).
+
+    Returns
+    -------
+    (enabler_scores, grouping_scores, comparison, left_out)
+        The tables with their cohort rows replaced, and how many respondents were left out of the
+        cohort rows of at least one unit (0 when nothing was suppressed).
+    """
+    from . import compare, scoring
+
+    council_rows = pd.concat([enabler, grouping], ignore_index=True)
+    council_rows = council_rows[council_rows["scope"] == "council"]
+    small = council_rows.loc[council_rows["n"] < threshold, ["wave", "council_id", "unit_id"]]
+    if small.empty:
+        return enabler, grouping, comparison, 0
+    keys = ["wave", "council_id", "unit_id"]
+    marked = respondents.merge(small.assign(_small=True), on=keys, how="left")
+    hidden = marked["_small"].fillna(False).astype(bool).to_numpy()
+    kept = respondents.loc[~hidden]
+    left_out = int(respondents.loc[hidden, ["wave", "council_id", "respondent_key"]].drop_duplicates().shape[0])
+    sec = settings["scoring"]
+    kw = {"favourable_min": float(sec["favourable_min"]), "unfavourable_max": float(sec["unfavourable_max"]),
+          "instrument": instrument}
+    out = []
+    for table, levels in ((enabler, ("enabler",)), (grouping, tuple(pd.unique(grouping["level"])))):
+        pooled = scoring.summarise(kept[kept["level"].isin(levels)], level=levels, **kw)
+        pooled = pooled[pooled["scope"] == "cohort"]
+        merged = pd.concat([table[table["scope"] != "cohort"], pooled[table.columns.intersection(pooled.columns)]],
+                           ignore_index=True)
+        out.append(merged[table.columns])
+    comparison = pd.concat([compare.council_vs_cohort(out[0], disclosure_threshold=threshold),
+                            compare.council_vs_cohort(out[1], disclosure_threshold=threshold)], ignore_index=True)
+    return out[0], out[1], comparison, left_out
 
 
 @dataclass
