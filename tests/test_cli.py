@@ -87,3 +87,17 @@ def test_validate_names_the_bad_file_and_starter_mapping_quotes_it(tmp_path, cap
     text = (raw / "2025-01" / "mapping.yml").read_text(encoding="utf-8")
     assert "harbourside.csv" in text
     assert '# "northfield.csv": could not be mapped automatically' in text
+
+
+def test_os_errors_are_one_line(tmp_path, capsys, monkeypatch):
+    from analysis import pipeline
+
+    def boom(*args, **kwargs):
+        raise NotADirectoryError(20, "Not a directory", str(tmp_path / "keys"))
+
+    monkeypatch.setattr(pipeline, "run_cohort", boom)
+    raw = tmp_path / "c"
+    (raw / "2025-01").mkdir(parents=True)
+    code = main(["run", str(raw), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and "keys: Not a directory" in err[0]

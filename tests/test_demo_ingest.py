@@ -122,3 +122,25 @@ def test_nothing_personal_in_processed_tables(cohorts, ingested):
     for first in FIRST_NAMES[:5]:
         for last in LAST_NAMES[:5]:
             assert f"{first} {last}" not in text
+
+
+def test_pipeline_steps_write_the_same_scores_for_mixed_exports_and_clean_tables(cohorts, tmp_path):
+    """What notebooks 01 and 02 call (steps.ingest_step, steps.score_step), through the files they write."""
+    from analysis import steps
+    from analysis.io import read_table
+
+    mixed, tidy = cohorts
+    for wave in ("2024-01", "2025-01"):
+        written = {}
+        for label, cohort in (("mixed", mixed), ("tidy", tidy)):
+            proc = tmp_path / label / wave
+            steps.ingest_step(raw_dir=cohort.raw_dir, wave=wave, processed_dir=proc, keys_dir=tmp_path / "keys" / label)
+            steps.score_step(processed_dir=proc)
+            written[label] = {name: read_table(proc / f"{name}.csv", name)
+                              for name in ("enabler_scores", "grouping_scores", "comparison")}
+        for name, a in written["mixed"].items():
+            b = written["tidy"][name]
+            keys = [c for c in ("scope", "council_id", "unit_id") if c in a.columns]
+            a = a.sort_values(keys).reset_index(drop=True)
+            b = b.sort_values(keys).reset_index(drop=True)
+            pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12, obj=f"{wave} {name}")

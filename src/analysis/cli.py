@@ -198,6 +198,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a path that is not there, not a folder, or not writable
+        if args.debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}. Check that the path exists, is the right kind "
+              f"(file or folder) and is writable.", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug: still one line, the traceback is one flag away
+        if args.debug:
+            raise
+        print(f"error: unexpected {type(exc).__name__}: {exc}. This is a bug; re-run with --debug for the "
+              f"traceback and report it.", file=sys.stderr)
+        return 70
 
 
 if __name__ == "__main__":  # pragma: no cover
