@@ -347,7 +347,21 @@ def register_keys(register: pd.DataFrame) -> pd.DataFrame:
     """Every matching key of a register: ``key`` (normalised), ``council_id``, ``source`` (name/alias/id).
 
     A council matches on its normalised name, any normalised alias (``|``-separated) and its id.
+    Cached on the register's content (a wave asks for it once per file).
     """
+    sig = tuple(tuple(map(str, register[c].tolist())) for c in ("council_id", "name", "aliases") if c in register)
+    cached = _REGISTER_KEYS_CACHE.get(sig)
+    if cached is None:
+        cached = _register_keys(register)
+        _REGISTER_KEYS_CACHE.clear()  # one register at a time is all a run needs
+        _REGISTER_KEYS_CACHE[sig] = cached
+    return cached.copy()
+
+
+_REGISTER_KEYS_CACHE: dict[tuple, pd.DataFrame] = {}
+
+
+def _register_keys(register: pd.DataFrame) -> pd.DataFrame:
     aliases = register.get("aliases", pd.Series("", index=register.index)).fillna("").astype(str)
     parts = [
         pd.DataFrame({"raw": register["name"].astype(str), "council_id": register["council_id"].astype(str), "source": "name"}),
@@ -487,8 +501,9 @@ def classify_rows(data: pd.DataFrame, *, scores: pd.DataFrame, item_keys: Sequen
         * ``empty_response``: no item has a valid score (blank, don't know, out of range, unparseable);
         * ``unknown_council``: the council is blank or not in the register.
     """
-    text = data.astype(object).fillna("").astype(str)
-    filled = pd.DataFrame(map_distinct(text.to_numpy(dtype=object), lambda u: bool(u.strip()), dtype=bool),
+    cells = map_distinct(data.to_numpy(dtype=object), lambda u: "" if _is_blank(u) and not isinstance(u, str) else str(u))
+    text = pd.DataFrame(cells, index=data.index, columns=data.columns)
+    filled = pd.DataFrame(map_distinct(cells, lambda u: bool(u.strip()), dtype=bool),
                           index=text.index, columns=text.columns)
     blank = ~filled.any(axis=1)
     looked = [c for c in text.columns if c not in set(skip_keys)]

@@ -250,19 +250,12 @@ class _Scores:
     exact_text: list[str | None]  # per column: the header variant that matched exactly
 
 
-def _score_columns(questions: Sequence[Sequence[str]], idx: _ItemIndex) -> _Scores:
-    n_items = len(idx.item_ids)
-    raw: list[str] = []
-    owner: list[int] = []
-    cell_of: list[int] = []   # which header cell of the column (0 = most specific) a variant comes from
-    for c, cells in enumerate(questions):  # loop over columns
-        variants = [(k, v) for k, cell in enumerate(cells) for v in question_variants(cell)] or [(0, "")]
-        raw.extend(v for _, v in variants)
-        cell_of.extend(k for k, _ in variants)
-        owner.extend([c] * len(variants))
-    norm = [normalise_text(v) for v in raw]
-    n_var = len(raw)
-    score = np.zeros((n_var, n_items))
+_FUZZY_CACHE: dict[int, dict[str, np.ndarray]] = {}
+
+
+def _fuzzy_scores(norm: list[str], idx: _ItemIndex) -> np.ndarray:
+    """rapidfuzz scores (0-100) of normalised header texts against every item: texts x items."""
+    score = np.zeros((len(norm), len(idx.item_ids)))
     ntok = np.array([_tokens(v) for v in norm])
     nlen = np.array([len(v) for v in norm])
     ok_full = ((ntok >= 3) & (nlen >= 12)) | ((ntok == 2) & (nlen >= 20))
@@ -278,6 +271,30 @@ def _score_columns(questions: Sequence[Sequence[str]], idx: _ItemIndex) -> _Scor
                           processor=None, dtype=np.float64)
         for j, pos in enumerate(idx.short_pos):  # loop over short-form names
             score[rows, pos] = np.maximum(score[rows, pos], m[:, j])
+    return score
+
+
+def _score_columns(questions: Sequence[Sequence[str]], idx: _ItemIndex) -> _Scores:
+    n_items = len(idx.item_ids)
+    raw: list[str] = []
+    owner: list[int] = []
+    cell_of: list[int] = []   # which header cell of the column (0 = most specific) a variant comes from
+    for c, cells in enumerate(questions):  # loop over columns
+        variants = [(k, v) for k, cell in enumerate(cells) for v in question_variants(cell)] or [(0, "")]
+        raw.extend(v for _, v in variants)
+        cell_of.extend(k for k, _ in variants)
+        owner.extend([c] * len(variants))
+    norm = [normalise_text(v) for v in raw]
+    n_var = len(raw)
+    # Fuzzy scores depend only on the normalised text: computed once per distinct header text and
+    # kept, since the exports of one cohort mostly share their headers.
+    cache = _FUZZY_CACHE.setdefault(id(idx), {})
+    todo = [n for n in dict.fromkeys(norm) if n not in cache]
+    if todo:
+        if len(cache) > 50_000:
+            cache.clear()
+        cache.update(zip(todo, _fuzzy_scores(todo, idx), strict=True))
+    score = np.array([cache[n] for n in norm], dtype=np.float64).reshape(n_var, n_items)
     exact_v: list[str | None] = []
     by_id_v: list[bool] = []
     for v, n in zip(raw, norm, strict=True):

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import re
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
@@ -42,18 +44,47 @@ def _no_personal_columns(df: pd.DataFrame) -> bool:
     return not personal_columns(df.columns)
 
 
+def distinct_check(predicate: Any, name: str) -> pa.Check:
+    """An element-wise check evaluated once per distinct value (the table repeats a few thousand
+    keys and a few dozen ids over hundreds of thousands of rows). Missing values pass (nullability
+    is the column's own check)."""
+
+    def check(series: pd.Series) -> pd.Series:
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        ok_u = np.fromiter((bool(predicate(u)) for u in uniques), dtype=bool, count=len(uniques))  # distinct values
+        ok = np.ones(len(series), dtype=bool)
+        present = codes >= 0
+        ok[present] = ok_u[codes[present]]
+        return pd.Series(ok, index=series.index)
+
+    return pa.Check(check, name=name, error=name)
+
+
+_KEY_RE = re.compile(r"[0-9a-f]{16}")
+
+
+def _non_empty() -> pa.Check:
+    return distinct_check(lambda v: len(str(v)) >= 1, "str_length(min_value=1)")
+
+
+def _one_of(values: Any) -> pa.Check:
+    allowed = frozenset(values)
+    return distinct_check(lambda v: v in allowed, f"isin({sorted(allowed)})")
+
+
 def _base_columns() -> dict[str, pa.Column]:
     return {
-        "wave": pa.Column(str, checks=pa.Check.str_length(min_value=1)),
-        "council_id": pa.Column(str, checks=pa.Check.str_length(min_value=1)),
-        "council_name": pa.Column(str, checks=pa.Check.str_length(min_value=1)),
-        "respondent_key": pa.Column(str, checks=pa.Check.str_matches(r"^[0-9a-f]{16}$")),
+        "wave": pa.Column(str, checks=_non_empty()),
+        "council_id": pa.Column(str, checks=_non_empty()),
+        "council_name": pa.Column(str, checks=_non_empty()),
+        "respondent_key": pa.Column(str, checks=distinct_check(lambda v: _KEY_RE.fullmatch(str(v)) is not None,
+                                                               "str_matches('^[0-9a-f]{16}$')")),
         "perspective": pa.Column(str, nullable=True),
-        "form": pa.Column(str, checks=pa.Check.isin(["full", "short"])),
+        "form": pa.Column(str, checks=_one_of(["full", "short"])),
         "item_id": pa.Column(str),
         "enabler_id": pa.Column(str),
         "score": pa.Column(float, nullable=True),
-        "source_file": pa.Column(str, checks=pa.Check.str_length(min_value=1)),
+        "source_file": pa.Column(str, checks=_non_empty()),
         "source_row": pa.Column("int64", checks=pa.Check.ge(1)),
     }
 
@@ -77,17 +108,17 @@ def responses_schema(instrument: Instrument) -> pa.DataFrameSchema:
     item_enabler = dict(zip(items["item_id"], items["enabler_id"], strict=True))
     item_form = dict(zip(items["item_id"], items["form"], strict=True))
     cols = _base_columns()
-    cols["item_id"] = pa.Column(str, checks=pa.Check.isin(list(item_enabler)))
-    cols["enabler_id"] = pa.Column(str, checks=pa.Check.isin(instrument.enabler_ids))
-    cols["perspective"] = pa.Column(str, nullable=True, checks=pa.Check.isin(list(instrument.perspectives)))
+    cols["item_id"] = pa.Column(str, checks=_one_of(item_enabler))
+    cols["enabler_id"] = pa.Column(str, checks=_one_of(instrument.enabler_ids))
+    cols["perspective"] = pa.Column(str, nullable=True, checks=_one_of(instrument.perspectives))
     cols["score"] = pa.Column(float, nullable=True,
                               checks=pa.Check.in_range(instrument.scale.min, instrument.scale.max))
 
     def enabler_matches_item(df: pd.DataFrame) -> pd.Series:
-        return df["item_id"].map(item_enabler) == df["enabler_id"]
+        return _pair_in(df["item_id"], df["enabler_id"], item_enabler)
 
     def form_matches_item(df: pd.DataFrame) -> pd.Series:
-        return df["item_id"].map(item_form) == df["form"]
+        return _pair_in(df["item_id"], df["form"], item_form)
 
     checks = [
         _NO_PERSONAL,
@@ -96,6 +127,19 @@ def responses_schema(instrument: Instrument) -> pa.DataFrameSchema:
     ]
     return pa.DataFrameSchema(cols, strict=True, ordered=True, unique=_UNIQUE, checks=checks,
                               name=f"responses ({instrument.id})")
+
+
+def _pair_in(keys: pd.Series, values: pd.Series, mapping: dict[str, str]) -> pd.Series:
+    """``values == keys.map(mapping)``, computed once per distinct (key, value) pair."""
+    kc, ku = pd.factorize(keys, use_na_sentinel=True)
+    vc, vu = pd.factorize(values, use_na_sentinel=True)
+    # ok[i, j]: key ku[i] maps to value vu[j] (a few dozen x a few values)
+    expected = np.array([mapping.get(k) for k in ku], dtype=object)
+    ok = expected[:, None] == np.asarray(vu, dtype=object)[None, :] if len(ku) and len(vu) else np.zeros((len(ku), len(vu)), bool)
+    present = (kc >= 0) & (vc >= 0)
+    out = np.zeros(len(keys), dtype=bool)
+    out[present] = ok[kc[present], vc[present]]
+    return pd.Series(out, index=keys.index)
 
 
 def _short(text: str, limit: int = 60) -> str:
