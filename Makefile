@@ -16,9 +16,11 @@ help: ## Show this help
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	@# uv installs the stack in seconds instead of ~50 s; fall back to pip if uv cannot be had.
+	@# --compile-bytecode: with PYTHONDONTWRITEBYTECODE set (as on CI) nothing else would write .pyc
+	@# files, and every Jupyter kernel would recompile pandas, matplotlib and seaborn (6.5 s vs 2.2 s).
 	@if $(BIN)/python -m pip install -q --disable-pip-version-check uv >/dev/null 2>&1; then \
 		echo "installing with uv"; \
-		$(BIN)/uv pip install --python $(BIN)/python -q -e ".[test]"; \
+		$(BIN)/uv pip install --python $(BIN)/python -q --compile-bytecode -e ".[test]"; \
 	else \
 		echo "uv unavailable: installing with pip (about a minute)"; \
 		$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[test]"; \

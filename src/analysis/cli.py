@@ -172,11 +172,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import generate_demo_cohort
 
     raw = Path(args.raw_dir) if args.raw_dir else RAW_DIR / DEMO_COHORT
-    cohort = generate_demo_cohort(raw, seed=args.seed)
-    logger.info("synthetic demo cohort written to %s (%d councils)", cohort.raw_dir, len(cohort.register))
     if args.no_run:
+        cohort = generate_demo_cohort(raw, seed=args.seed)
+        logger.info("synthetic demo cohort written to %s (%d councils)", cohort.raw_dir, len(cohort.register))
         return 0
-    runs = pipeline.run_cohort(raw, progress=not args.quiet)
+    # the kernels start (and import pandas, matplotlib ...) while the demo exports are written
+    with pipeline.KernelPool(pipeline.default_kernels(), cwd=pipeline.NOTEBOOKS_DIR) as pool:
+        cohort = generate_demo_cohort(raw, seed=args.seed)
+        logger.info("synthetic demo cohort written to %s (%d councils)", cohort.raw_dir, len(cohort.register))
+        runs = pipeline.run_cohort(raw, progress=not args.quiet, pool=pool)
     _print_runs(runs)
     return 0
 

@@ -408,7 +408,8 @@ def run_cohort(raw_dir: str | Path, *, waves: Sequence[str] | None = None, instr
                processed_dir: str | Path | None = None, reports_dir: str | Path | None = None,
                settings_file: str | Path | None = None, keep_comments: bool = False,
                skip_bad_files: bool = False, synthetic: bool | None = None, progress: bool = True,
-               notebooks_dir: str | Path | None = None, kernels: int | None = None) -> list[WaveRun]:
+               notebooks_dir: str | Path | None = None, kernels: int | None = None,
+               pool: KernelPool | None = None) -> list[WaveRun]:
     """Run the whole pipeline on a cohort folder.
 
     Parameters
@@ -433,6 +434,9 @@ def run_cohort(raw_dir: str | Path, *, waves: Sequence[str] | None = None, instr
         Folder holding the pipeline notebooks (default: the repository's ``notebooks/``).
     kernels
         Jupyter kernels used for the council packs (default :func:`default_kernels`).
+    pool
+        An open :class:`KernelPool` to use instead of starting one (``diagnostics demo`` opens it
+        before generating the demo data, so that the kernels warm up meanwhile).
 
     Returns
     -------
@@ -460,7 +464,9 @@ def run_cohort(raw_dir: str | Path, *, waves: Sequence[str] | None = None, instr
     previous: Path | None = None
     if before and (paths["processed"] / before[-1] / "enabler_scores.csv").exists():
         previous = paths["processed"] / before[-1]
-    with KernelPool(default_kernels() if kernels is None else kernels, cwd=nb_dir) as pool:
+    with contextlib.ExitStack() as stack:
+        if pool is None:
+            pool = stack.enter_context(KernelPool(default_kernels() if kernels is None else kernels, cwd=nb_dir))
         for wave in wave_list:
             run = _run_wave(pool, nb_dir, paths, raw, wave, previous=previous, instrument=instrument,
                             settings_file=settings_file, keep_comments=keep_comments, skip_bad_files=skip_bad_files,

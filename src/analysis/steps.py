@@ -170,11 +170,46 @@ class ReportContext:
         return notes
 
 
+_CONTEXT_CACHE: dict[tuple, ReportContext] = {}
+
+
+def _file_signature(*folders: str | Path | None) -> tuple:
+    sig = []
+    for folder in folders:
+        if folder:
+            for path in sorted(Path(folder).glob("*.csv")) + sorted(Path(folder).glob("*.json")):
+                st = path.stat()
+                sig.append((str(path), st.st_mtime_ns, st.st_size))
+    return tuple(sig)
+
+
 def load_report_context(*, processed_dir: str | Path, cohort: str, wave: str,
                         instrument: str | Path | Instrument | None = None,
                         settings_file: str | Path | None = None, synthetic: bool = False,
                         previous_processed_dir: str | Path | None = None, run_id: str = "") -> ReportContext:
-    """Read the processed tables of one wave (and the previous wave's enabler scores if given)."""
+    """Read the processed tables of one wave (and the previous wave's enabler scores if given).
+
+    The context is cached for the life of the process, keyed by the arguments and by the path,
+    modification time and size of every table read: the council packs of a wave run one after
+    another in a shared kernel and read the same tables, while a re-run on changed data reads
+    afresh. Treat the returned tables as read-only.
+    """
+    key = (str(processed_dir), cohort, wave, str(instrument) if not isinstance(instrument, Instrument) else id(instrument),
+           str(settings_file or ""), bool(synthetic), str(previous_processed_dir or ""), run_id,
+           _file_signature(processed_dir, previous_processed_dir))
+    if key not in _CONTEXT_CACHE:
+        ctx = _load_report_context(processed_dir=processed_dir, cohort=cohort, wave=wave, instrument=instrument,
+                                   settings_file=settings_file, synthetic=synthetic,
+                                   previous_processed_dir=previous_processed_dir, run_id=run_id)
+        if len(_CONTEXT_CACHE) >= 2:
+            _CONTEXT_CACHE.pop(next(iter(_CONTEXT_CACHE)))
+        _CONTEXT_CACHE[key] = ctx
+    return _CONTEXT_CACHE[key]
+
+
+def _load_report_context(*, processed_dir: str | Path, cohort: str, wave: str,
+                         instrument: str | Path | Instrument | None, settings_file: str | Path | None,
+                         synthetic: bool, previous_processed_dir: str | Path | None, run_id: str) -> ReportContext:
     processed_dir = Path(processed_dir)
     for name in ("enabler_scores", "grouping_scores", "comparison"):
         if not (processed_dir / f"{name}.csv").exists():
