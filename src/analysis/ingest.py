@@ -348,29 +348,36 @@ def _empty(columns: list[str]) -> pd.DataFrame:
 
 
 def _responses(accepted: pd.DataFrame, cleaned: list[dict[str, Any]], instrument: Instrument, wave: str) -> pd.DataFrame:
-    parts = []
-    for idx, c in enumerate(cleaned):
+    """The tidy table: one row per accepted respondent x item of their form, in read order.
+
+    Built with numpy (one block per file: respondents x items, raveled), not melt/join per file.
+    """
+    pos = dict(zip(instrument.items["item_id"], instrument.items["position"], strict=True))
+    cols: dict[str, list[np.ndarray]] = {c: [] for c in (*RESPONSES_COLUMNS, "_order", "_pos")}
+    for idx, c in enumerate(cleaned):  # loop over files
         acc = accepted[accepted["export_idx"] == idx]
         if acc.empty:
             continue
-        export = c["export"]
-        form_items = instrument.form_items(export.form)
-        wide = c["scores"].rename(columns=c["items"]).reindex(index=acc["source_row"].to_numpy(), columns=form_items["item_id"].tolist())
-        long = wide.rename_axis("source_row").reset_index().melt(id_vars="source_row", var_name="item_id", value_name="score")
-        meta = acc.set_index("source_row")[["council_id", "council_name", "respondent_key", "perspective", "source_file"]]
-        long = long.join(meta, on="source_row")
-        long["form"] = export.form
-        long["enabler_id"] = long["item_id"].map(dict(zip(form_items["item_id"], form_items["enabler_id"], strict=True)))
-        long["_order"] = long["source_row"].map(dict(zip(acc["source_row"], acc["order"], strict=True)))
-        parts.append(long)
-    if not parts:
+        form_items = instrument.form_items(c["export"].form)
+        item_ids = form_items["item_id"].to_numpy(dtype=object)
+        wide = (c["scores"].rename(columns=c["items"])
+                .reindex(index=acc["source_row"].to_numpy(), columns=list(item_ids)).to_numpy(dtype="float64"))
+        n_resp, n_items = wide.shape
+        cols["score"].append(wide.ravel())                       # respondent-major, items in form order
+        cols["item_id"].append(np.tile(item_ids, n_resp))
+        cols["enabler_id"].append(np.tile(form_items["enabler_id"].to_numpy(dtype=object), n_resp))
+        cols["_pos"].append(np.tile(np.array([pos[i] for i in item_ids]), n_resp))
+        for name in ("council_id", "council_name", "respondent_key", "perspective", "source_file", "source_row"):
+            cols[name].append(np.repeat(acc[name].to_numpy(dtype=object if name != "source_row" else "int64"), n_items))
+        cols["_order"].append(np.repeat(acc["order"].to_numpy(dtype="int64"), n_items))
+        cols["form"].append(np.full(n_resp * n_items, c["export"].form, dtype=object))
+    if not cols["score"]:
         out = pd.DataFrame({c: pd.Series(dtype="str") for c in RESPONSES_COLUMNS})
         return out.astype({"score": "float64", "source_row": "int64"})
-    out = pd.concat(parts, ignore_index=True)
-    pos = dict(zip(instrument.items["item_id"], instrument.items["position"], strict=True))
-    out = out.assign(_pos=out["item_id"].map(pos)).sort_values(["_order", "_pos"], kind="stable")
-    out["wave"] = wave
-    out = out[list(RESPONSES_COLUMNS)].reset_index(drop=True)
+    flat = {k: np.concatenate(v) for k, v in cols.items() if v}
+    order = np.lexsort((flat.pop("_pos"), flat.pop("_order")))   # read order, then instrument order
+    flat["wave"] = np.full(order.size, wave, dtype=object)
+    out = pd.DataFrame({c: flat[c][order] for c in RESPONSES_COLUMNS})
     text = [c for c in RESPONSES_COLUMNS if c not in ("score", "source_row")]
     return out.astype({**{c: "str" for c in text}, "score": "float64", "source_row": "int64"})  # NA stays missing
 
