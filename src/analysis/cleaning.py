@@ -501,10 +501,19 @@ def classify_rows(data: pd.DataFrame, *, scores: pd.DataFrame, item_keys: Sequen
         * ``empty_response``: no item has a valid score (blank, don't know, out of range, unparseable);
         * ``unknown_council``: the council is blank or not in the register.
     """
-    cells = map_distinct(data.to_numpy(dtype=object), lambda u: "" if _is_blank(u) and not isinstance(u, str) else str(u))
+    # One factorisation of the whole grid; every per-cell question is asked once per distinct value.
+    grid = data.to_numpy(dtype=object)
+    codes, uniques = pd.factorize(grid.ravel(), use_na_sentinel=False)
+    u_text = np.empty(len(uniques), dtype=object)
+    u_text[:] = ["" if _is_blank(u) and not isinstance(u, str) else str(u) for u in uniques]  # distinct values
+    u_filled = np.fromiter((bool(t.strip()) for t in u_text), dtype=bool, count=len(u_text))
+    u_frac = np.fromiter(((n := _number(t)) is not None and not n.is_integer() for t in u_text), dtype=bool,
+                         count=len(u_text))
+    cells = u_text[codes].reshape(grid.shape) if grid.size else grid.astype(object)
     text = pd.DataFrame(cells, index=data.index, columns=data.columns)
-    filled = pd.DataFrame(map_distinct(cells, lambda u: bool(u.strip()), dtype=bool),
+    filled = pd.DataFrame(u_filled[codes].reshape(grid.shape) if grid.size else np.zeros(grid.shape, bool),
                           index=text.index, columns=text.columns)
+    frac_grid = u_frac[codes].reshape(grid.shape) if grid.size else np.zeros(grid.shape, bool)
     blank = ~filled.any(axis=1)
     looked = [c for c in text.columns if c not in set(skip_keys)]
     filled_l = filled[looked].to_numpy()
@@ -524,9 +533,8 @@ def classify_rows(data: pd.DataFrame, *, scores: pd.DataFrame, item_keys: Sequen
     anchor_keys = [k for k in ([council_key] if council_key else []) + list(id_keys)]
     no_anchor = ~filled[anchor_keys].any(axis=1) if anchor_keys else pd.Series(True, index=data.index)
     if item_keys:
-        item_text = text[list(item_keys)].to_numpy(dtype=object)
-        frac = map_distinct(item_text, lambda u: (n := _number(u)) is not None and not n.is_integer(), dtype=bool)
-        fractional = pd.Series(frac.any(axis=1), index=data.index)
+        item_pos = [data.columns.get_loc(k) for k in item_keys]
+        fractional = pd.Series(frac_grid[:, item_pos].any(axis=1), index=data.index)
         valid = scores[list(item_keys)].notna().any(axis=1)
     else:
         fractional = pd.Series(False, index=data.index)

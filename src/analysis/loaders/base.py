@@ -103,12 +103,14 @@ class ParsedExport:
 
     def keys_with_role(self, role: str) -> list[str]:
         """Column keys that have ``role``, in file order."""
-        return self.columns.loc[self.columns["role"] == role, "key"].tolist()
+        # plain lists: called a dozen times per file, where a pandas comparison costs ~0.5 ms each
+        return [k for k, r in zip(self.columns["key"].tolist(), self.columns["role"].tolist(), strict=True) if r == role]
 
     def item_columns(self) -> dict[str, str]:
         """``{column key: item_id}`` for the mapped item columns."""
-        m = self.columns[self.columns["role"] == "item"]
-        return dict(zip(m["key"], m["item_id"], strict=True))
+        c = self.columns
+        return {k: i for k, r, i in zip(c["key"].tolist(), c["role"].tolist(), c["item_id"].tolist(), strict=True)
+                if r == "item"}
 
     def unmapped_headers(self) -> list[str]:
         """Headers of columns that looked like questions but matched no item."""
