@@ -32,7 +32,9 @@ import logging
 import os
 import platform
 import queue
+import shutil
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -181,6 +183,7 @@ class KernelSession:
         self.startup_timeout = startup_timeout
         self.km: Any = None
         self.kc: Any = None
+        self._ipc_dir: str | None = None
         self._declared: dict[Path, dict[str, Any]] = {}
 
     def __enter__(self) -> KernelSession:
@@ -188,7 +191,14 @@ class KernelSession:
         from nbclient.util import run_sync
 
         _engine_class()
-        self.km = AsyncKernelManager(kernel_name=KERNEL_NAME)
+        # IPC sockets in a private temporary folder (POSIX): no TCP ports opened, and no "kernel is
+        # running over TCP without encryption" warning on every run.
+        if os.name == "posix":
+            self._ipc_dir = tempfile.mkdtemp(prefix="upstream-kernel-")
+            self.km = AsyncKernelManager(kernel_name=KERNEL_NAME, transport="ipc",
+                                         ip=os.path.join(self._ipc_dir, "kernel"))
+        else:
+            self.km = AsyncKernelManager(kernel_name=KERNEL_NAME)
         try:
             run_sync(self.km.start_kernel)(cwd=str(self.cwd), extra_arguments=["--HistoryManager.hist_file=:memory:"])
             self.kc = self.km.client()
@@ -216,6 +226,9 @@ class KernelSession:
             with contextlib.suppress(Exception):
                 run_sync(self.km.shutdown_kernel)(now=True)
             self.km = None
+        if self._ipc_dir is not None:
+            shutil.rmtree(self._ipc_dir, ignore_errors=True)
+            self._ipc_dir = None
 
     def run(self, notebook: str | Path, output: str | Path, parameters: dict[str, Any]) -> Any:
         """Check parameters, then execute ``notebook`` with papermill in the shared kernel.
