@@ -52,7 +52,7 @@ def timeit(fn: Callable[[], object], runs: int) -> tuple[float, list[float]]:
 
 
 def build_ingest_cohort(root: Path, *, n_files: int = 20, n_rows: int = 300, seed: int = 7) -> Path:
-    """20 Microsoft Forms exports of 300 rows x 45 columns (33 statements + 12 metadata/free text)."""
+    """20 Microsoft Forms exports of 300 rows x 42 columns (33 statements + 9 metadata, council, perspective, comment)."""
     from analysis import synthetic
     from analysis.instrument import load_instrument
 
