@@ -259,7 +259,7 @@ def _clean_export(export: ParsedExport, instrument: Instrument, register: pd.Dat
             "source_row": export.data.index.to_numpy()[r],
             "column": np.array([str(cols.at[k, "header"]) for k in order], dtype=object)[c],
             "item_id": np.array([items[k] for k in order], dtype=object)[c],
-            "raw_value": privacy.redact_raw_answers(pd.Series(raw_cells[r, c]), pd.Series(kinds.to_numpy(dtype=object)[r, c])).to_numpy(dtype=object),
+            "raw_value": raw_cells[r, c],  # redacted once for the whole wave in load_wave
             "kind": kinds.to_numpy(dtype=object)[r, c]}))
     if drift:
         raise SchemaMismatchError(
@@ -549,8 +549,9 @@ def load_wave(wave_dir: Path, *, instrument: Instrument, register: pd.DataFrame 
         iss = iss[~iss["source_row"].map(sub).isin(["blank_row", "summary_row"])]
         issue_parts.append(iss.assign(source_file=c["export"].source_file, sheet=c["export"].sheet))
     cell_issues = pd.concat(issue_parts, ignore_index=True) if issue_parts else _empty(CELL_ISSUE_COLUMNS)
-    raw = cleaning.blank_to_empty(cell_issues["raw_value"]).astype(str).str.slice(0, _RAW_VALUE_MAX)
-    cell_issues = cell_issues.assign(raw_value=privacy.mask_personal_text(raw).astype(object))[CELL_ISSUE_COLUMNS]
+    raw = cleaning.blank_to_empty(cell_issues["raw_value"]).astype(str)
+    safe = privacy.redact_raw_answers(raw, cell_issues["kind"]).str.slice(0, _RAW_VALUE_MAX)  # masks, then cuts
+    cell_issues = cell_issues.assign(raw_value=safe.astype(object))[CELL_ISSUE_COLUMNS]
 
     files = _files_table(cleaned, skipped, quarantine, accepted)
     check_row_accounting(files, quarantine, accepted[["source_file", "sheet", "source_row"]])

@@ -368,13 +368,6 @@ def default_kernels() -> int:
     return max(1, min(2, cores))
 
 
-def execute_notebook(notebook: str | Path, output: str | Path, parameters: dict[str, Any], *,
-                     cwd: str | Path | None = None) -> Any:
-    """Execute one notebook with papermill in a kernel of its own (see :class:`KernelSession`)."""
-    with KernelSession(cwd=cwd or Path(notebook).parent) as session:
-        return session.run(notebook, output, parameters)
-
-
 @dataclass
 class WaveRun:
     """What one wave's run produced."""

@@ -82,13 +82,21 @@ def ingest_step(*, raw_dir: str | Path, wave: str, processed_dir: str | Path, ke
 # --------------------------------------------------------------------------------------------
 # 02 score
 # --------------------------------------------------------------------------------------------
+def comparison_table(enabler: pd.DataFrame, grouping: pd.DataFrame, *, threshold: int) -> pd.DataFrame:
+    """``comparison.csv``: every council against the cohort, for enablers then groupings and overall."""
+    from . import compare
+
+    return pd.concat([compare.council_vs_cohort(enabler, disclosure_threshold=threshold),
+                      compare.council_vs_cohort(grouping, disclosure_threshold=threshold)], ignore_index=True)
+
+
 def score_step(*, processed_dir: str | Path, instrument: str | Path | Instrument | None = None,
                settings_file: str | Path | None = None) -> dict[str, pd.DataFrame]:
     """Score one wave from ``responses.csv`` and write the score tables.
 
     Returns ``{"respondent_scores", "enabler_scores", "grouping_scores", "comparison"}``.
     """
-    from . import compare, scoring
+    from . import scoring
 
     processed_dir = Path(processed_dir)
     inst = instrument if isinstance(instrument, Instrument) else load_instrument(instrument)
@@ -104,9 +112,7 @@ def score_step(*, processed_dir: str | Path, instrument: str | Path | Instrument
     threshold = int(settings["privacy"]["disclosure_threshold"])
     enabler = tables["enabler_scores"]
     grouping = tables["grouping_scores"]
-    comparison = pd.concat([compare.council_vs_cohort(enabler, disclosure_threshold=threshold),
-                            compare.council_vs_cohort(grouping, disclosure_threshold=threshold)],
-                           ignore_index=True)
+    comparison = comparison_table(enabler, grouping, threshold=threshold)
     tables["comparison"] = comparison
     for name in SCORE_OUTPUTS:
         write_csv(tables[name], processed_dir / f"{name}.csv")
@@ -258,7 +264,7 @@ def reportable_cohort_rows(respondents: pd.DataFrame, enabler: pd.DataFrame, gro
         The tables with their cohort rows replaced, and how many respondents were left out of the
         cohort rows of at least one unit (0 when nothing was suppressed).
     """
-    from . import compare, scoring
+    from . import scoring
 
     council_rows = pd.concat([enabler, grouping], ignore_index=True)
     council_rows = council_rows[council_rows["scope"] == "council"]
@@ -280,8 +286,7 @@ def reportable_cohort_rows(respondents: pd.DataFrame, enabler: pd.DataFrame, gro
         merged = pd.concat([table[table["scope"] != "cohort"], pooled[table.columns.intersection(pooled.columns)]],
                            ignore_index=True)
         out.append(merged[table.columns])
-    comparison = pd.concat([compare.council_vs_cohort(out[0], disclosure_threshold=threshold),
-                            compare.council_vs_cohort(out[1], disclosure_threshold=threshold)], ignore_index=True)
+    comparison = comparison_table(out[0], out[1], threshold=threshold)
     return out[0], out[1], comparison, left_out
 
 
