@@ -52,7 +52,8 @@ def timeit(fn: Callable[[], object], runs: int) -> tuple[float, list[float]]:
 
 
 def build_ingest_cohort(root: Path, *, n_files: int = 20, n_rows: int = 300, seed: int = 7) -> Path:
-    """20 Microsoft Forms exports of 300 rows x 42 columns (33 statements + 9 metadata, council, perspective, comment)."""
+    """20 Microsoft Forms exports of 300 rows x 45 columns: 6 metadata columns, council, perspective,
+    33 statements, three more questions (service area, role, years in local government) and a comment."""
     from analysis import synthetic
     from analysis.instrument import load_instrument
 
@@ -76,8 +77,14 @@ def build_ingest_cohort(root: Path, *, n_files: int = 20, n_rows: int = 300, see
         })
         scores = rng.integers(1, 6, size=(n, len(items))).astype(float)
         scores[rng.random(scores.shape) < 0.03] = np.nan
-        df = pd.concat([df, pd.DataFrame(scores, columns=items)], axis=1)
-        synthetic.write_ms_forms(df, raw / f"council_{f:02d}.xlsx", instrument=inst)
+        extra = pd.DataFrame({
+            "Which service area do you work in?": rng.choice(["Adult social care", "Children's services", "Housing",
+                                                              "Public health", "Finance", "Other"], n),
+            "What is your role?": rng.choice(["Frontline practitioner", "Team manager", "Senior leader", "Officer"], n),
+            "How long have you worked in local government?": rng.choice(["Less than 2 years", "2-5 years",
+                                                                         "6-10 years", "More than 10 years"], n)})
+        df = pd.concat([df, pd.DataFrame(scores, columns=items), extra], axis=1)
+        synthetic.write_ms_forms(df, raw / f"council_{f:02d}.xlsx", instrument=inst, extra_questions=list(extra.columns))
     pd.DataFrame(register).to_csv(root / "bench" / "cohort.csv", index=False)
     return root / "bench"
 

@@ -155,10 +155,13 @@ def parse_answer_block(frame: pd.DataFrame, *, scale: Scale) -> tuple[pd.DataFra
     def one(raw: Any) -> tuple[float, str | None]:
         return (np.nan, None) if _is_blank(raw) else parser.parse(str(raw))
 
-    pairs = map_distinct(frame.to_numpy(dtype=object), one)
-    flat = pairs.ravel()
-    score = np.fromiter((p[0] for p in flat), dtype="float64", count=flat.size).reshape(frame.shape)
-    kind = np.array([p[1] for p in flat], dtype=object).reshape(frame.shape)
+    codes, uniques = pd.factorize(frame.to_numpy(dtype=object).ravel(), use_na_sentinel=False)
+    score_u = np.empty(len(uniques), dtype="float64")
+    kind_u = np.empty(len(uniques), dtype=object)
+    for i, u in enumerate(uniques):  # loop over distinct answers only
+        score_u[i], kind_u[i] = one(u)
+    score = score_u[codes].reshape(frame.shape)
+    kind = kind_u[codes].reshape(frame.shape)
     return (pd.DataFrame(score, index=frame.index, columns=frame.columns),
             pd.DataFrame(kind, index=frame.index, columns=frame.columns))
 
@@ -501,50 +504,55 @@ def classify_rows(data: pd.DataFrame, *, scores: pd.DataFrame, item_keys: Sequen
         * ``empty_response``: no item has a valid score (blank, don't know, out of range, unparseable);
         * ``unknown_council``: the council is blank or not in the register.
     """
-    # One factorisation of the whole grid; every per-cell question is asked once per distinct value.
+    # One factorisation of the whole grid; every per-cell question is asked once per distinct value,
+    # and the rest is numpy on (rows x columns) arrays.
     grid = data.to_numpy(dtype=object)
+    n_rows = grid.shape[0]
+    col_pos = {k: j for j, k in enumerate(data.columns)}
     codes, uniques = pd.factorize(grid.ravel(), use_na_sentinel=False)
     u_text = np.empty(len(uniques), dtype=object)
-    u_text[:] = ["" if _is_blank(u) and not isinstance(u, str) else str(u) for u in uniques]  # distinct values
-    u_filled = np.fromiter((bool(t.strip()) for t in u_text), dtype=bool, count=len(u_text))
-    u_frac = np.fromiter(((n := _number(t)) is not None and not n.is_integer() for t in u_text), dtype=bool,
-                         count=len(u_text))
-    cells = u_text[codes].reshape(grid.shape) if grid.size else grid.astype(object)
-    text = pd.DataFrame(cells, index=data.index, columns=data.columns)
-    filled = pd.DataFrame(u_filled[codes].reshape(grid.shape) if grid.size else np.zeros(grid.shape, bool),
-                          index=text.index, columns=text.columns)
-    frac_grid = u_frac[codes].reshape(grid.shape) if grid.size else np.zeros(grid.shape, bool)
+    u_filled = np.empty(len(uniques), dtype=bool)
+    u_frac = np.empty(len(uniques), dtype=bool)
+    for i, u in enumerate(uniques):  # loop over distinct values only
+        t = u if type(u) is str else ("" if _is_blank(u) else str(u))
+        u_text[i] = t
+        u_filled[i] = bool(t.strip())
+        n = _number(t) if u_filled[i] else None
+        u_frac[i] = n is not None and not n.is_integer()
+    codes = codes.reshape(grid.shape)
+    filled = u_filled[codes] if grid.size else np.zeros(grid.shape, dtype=bool)
     blank = ~filled.any(axis=1)
-    looked = [c for c in text.columns if c not in set(skip_keys)]
-    filled_l = filled[looked].to_numpy()
-    first_idx = filled_l.argmax(axis=1) if looked else np.zeros(len(text), dtype=int)
-    first_cell = pd.Series(text[looked].to_numpy()[np.arange(len(text)), first_idx] if len(text) and looked else "",
-                           index=data.index, dtype=object)
-    first_uniques = {u: _looks_like_summary(u) for u in pd.unique(first_cell.to_numpy())}
-    by_word = first_cell.map(first_uniques).astype(bool) & ~blank
-    if council_key is not None:
-        council_cells = text[council_key]
-        cu = {u: _looks_like_summary(u) for u in pd.unique(council_cells.to_numpy())}
-        by_council = council_cells.map(cu).astype(bool)
-        # quote the cell that matched
-        first_cell = first_cell.where(by_word | ~by_council, council_cells)
-        by_word = by_word | by_council
-    summary = by_word
-    anchor_keys = [k for k in ([council_key] if council_key else []) + list(id_keys)]
-    no_anchor = ~filled[anchor_keys].any(axis=1) if anchor_keys else pd.Series(True, index=data.index)
-    if item_keys:
-        item_pos = [data.columns.get_loc(k) for k in item_keys]
-        fractional = pd.Series(frac_grid[:, item_pos].any(axis=1), index=data.index)
-        valid = scores[list(item_keys)].notna().any(axis=1)
+    skip = set(skip_keys)
+    looked = np.array([j for j, k in enumerate(data.columns) if k not in skip], dtype=np.intp)
+    rows_at = np.arange(n_rows)
+    if n_rows and looked.size:
+        first_codes = codes[rows_at, looked[filled[:, looked].argmax(axis=1)]]
+        first_cell = u_text[first_codes]
     else:
-        fractional = pd.Series(False, index=data.index)
-        valid = pd.Series(False, index=data.index)
+        first_cell = np.full(n_rows, "", dtype=object)
+    first_u, first_inv = np.unique(first_cell.astype(str), return_inverse=True)
+    by_word = np.fromiter((_looks_like_summary(u) for u in first_u), dtype=bool, count=len(first_u))[first_inv] & ~blank
+    if council_key is not None:
+        council_cells = u_text[codes[:, col_pos[council_key]]] if n_rows else np.empty(0, dtype=object)
+        cu, cinv = np.unique(council_cells.astype(str), return_inverse=True)
+        by_council = np.fromiter((_looks_like_summary(u) for u in cu), dtype=bool, count=len(cu))[cinv]
+        first_cell = np.where(by_word | ~by_council, first_cell, council_cells)  # quote the cell that matched
+        by_word = by_word | by_council
+    anchor = [col_pos[k] for k in ([council_key] if council_key else []) + list(id_keys)]
+    no_anchor = ~filled[:, anchor].any(axis=1) if anchor else np.ones(n_rows, dtype=bool)
+    if item_keys:
+        item_pos = [col_pos[k] for k in item_keys]
+        fractional = u_frac[codes[:, item_pos]].any(axis=1) if n_rows else np.zeros(0, dtype=bool)
+        valid = ~np.isnan(scores[list(item_keys)].to_numpy(dtype="float64")).all(axis=1)
+    else:
+        fractional = np.zeros(n_rows, dtype=bool)
+        valid = np.zeros(n_rows, dtype=bool)
     by_numbers = no_anchor & fractional & ~blank
-    summary = summary | by_numbers
+    summary = by_word | by_numbers
     empty = ~valid
-    unknown = ~matched.astype(bool) if matched is not None else pd.Series(False, index=data.index)
-    reason = pd.Series(pd.NA, index=data.index, dtype="string")
-    detail = pd.Series("", index=data.index, dtype="string")
+    unknown = ~matched.to_numpy(dtype=bool) if matched is not None else np.zeros(n_rows, dtype=bool)
+    reason = np.full(n_rows, None, dtype=object)
+    detail = np.full(n_rows, "", dtype=object)
     n_items = len(item_keys)
     for mask, name, text_ in (
         (unknown, "unknown_council", "council not recognised"),
@@ -552,15 +560,16 @@ def classify_rows(data: pd.DataFrame, *, scores: pd.DataFrame, item_keys: Sequen
         (summary, "summary_row", "looks like a summary row"),
         (blank, "blank_row", "every cell is blank"),
     ):  # lowest precedence first; later assignments win
-        m = mask.to_numpy(dtype=bool)
-        reason[m] = name
-        detail[m] = text_
-    sm = summary.to_numpy(dtype=bool) & ~blank.to_numpy(dtype=bool)
+        reason[mask] = name
+        detail[mask] = text_
+    sm = summary & ~blank
     if sm.any():
-        first = first_cell.astype(str).str.slice(0, 40)
-        detail[sm] = np.where(~by_word.to_numpy()[sm],
+        first = np.array([str(v)[:40] for v in first_cell[sm]], dtype=object)  # summary rows only
+        detail[sm] = np.where(~by_word[sm],
                               "no council or respondent id and non-integer item values (e.g. 3.67): a computed row",
-                              "first cell '" + first[sm] + "' marks a summary row")
+                              "first cell '" + first + "' marks a summary row")
+    reason = pd.Series(reason, index=data.index, dtype="string")
+    detail = pd.Series(detail, index=data.index, dtype="string")
     return pd.DataFrame({"reason": reason, "detail": detail}, index=data.index)
 
 
@@ -575,14 +584,20 @@ _MONTH_FIRST = tuple(f.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 
 
-def _try_formats(text: pd.Series, formats: Sequence[str]) -> pd.Series:
-    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[us]")
-    for fmt in formats:
-        todo = out.isna()
+def _try_formats(text: pd.Series, formats: Sequence[str]) -> np.ndarray:
+    """``datetime64[us]`` array: each value parsed with the first of ``formats`` that fits (NaT if none)."""
+    out = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[us]")
+    values = text.to_numpy(dtype=object)
+    todo = np.ones(len(values), dtype=bool)
+    for fmt in formats:  # loop over formats, not values
         if not todo.any():
             break
-        parsed = pd.to_datetime(text[todo], format=fmt, errors="coerce")
-        out[todo] = parsed.astype("datetime64[us]")
+        parsed = pd.to_datetime(pd.Series(values[todo], dtype=object), format=fmt, errors="coerce")
+        got = parsed.to_numpy(dtype="datetime64[us]")
+        idx = np.flatnonzero(todo)
+        ok = ~np.isnat(got)
+        out[idx[ok]] = got[ok]
+        todo[idx[ok]] = False
     return out
 
 
@@ -594,36 +609,41 @@ def parse_timestamps(s: pd.Series) -> pd.Series:
     (``46349.43``, accepted between 20000 and 80000, i.e. 1954..2119). Day-first is used unless some value of the series is impossible day-first but
     valid month-first and none is the reverse, in which case the whole series is read month-first
     (so that an ambiguous ``05/06/2026`` follows its neighbours). Unknown values are NaT.
+    Each distinct value is parsed once.
 
     Returns
     -------
     pandas.Series
         Same index, dtype ``datetime64[us]``.
     """
-    uniques = pd.Series(pd.unique(s.astype(object).to_numpy()))
-    uniques = uniques[~uniques.map(_is_blank).astype(bool)].astype(str).str.strip().drop_duplicates()
-    if uniques.empty:
-        return pd.Series(pd.NaT, index=s.index, dtype="datetime64[us]")
-    uniques.index = uniques.to_numpy()
-    result = pd.Series(pd.NaT, index=uniques.index, dtype="datetime64[us]")
-    nums = pd.to_numeric(uniques, errors="coerce")
-    serial = nums.between(20000, 80000)  # Excel day numbers of 1954..2119 & uniques.str.match(r"^\d+(\.\d+)?$")
-    if serial.any():
-        result[serial] = (_EXCEL_EPOCH + pd.to_timedelta(nums[serial], unit="D")).dt.round("s").astype("datetime64[us]")
-    iso = uniques.str.match(r"^\d{4}-\d{1,2}-\d{1,2}") & ~serial
-    if iso.any():
-        parsed = pd.to_datetime(uniques[iso], format="ISO8601", utc=True, errors="coerce")
-        result[iso] = parsed.dt.tz_convert(None).astype("datetime64[us]")
-    rest = ~serial & ~iso
-    if rest.any():
-        day = _try_formats(uniques[rest], _DAY_FIRST)
-        month = _try_formats(uniques[rest], _MONTH_FIRST)
-        us_only = (day.isna() & month.notna()).any()
-        uk_only = (day.notna() & month.isna()).any()
-        result[rest] = month.combine_first(day) if us_only and not uk_only else day.combine_first(month)
-    mapping = dict(zip(uniques.index, result, strict=True))
     stripped = blank_to_empty(s).astype(str).str.strip()
-    return stripped.map(mapping).astype("datetime64[us]")
+    codes, uniq = pd.factorize(stripped.to_numpy(dtype=object))
+    uniq = np.asarray(uniq, dtype=object)
+    result = np.full(len(uniq), np.datetime64("NaT"), dtype="datetime64[us]")
+    filled = uniq != ""
+    if filled.any():
+        text = pd.Series(uniq[filled], dtype=object)
+        parsed = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[us]")
+        nums = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        serial = (nums >= 20000) & (nums <= 80000)  # Excel day numbers of 1954..2119
+        if serial.any():
+            days = pd.to_timedelta(nums[serial], unit="D")
+            parsed[serial] = (_EXCEL_EPOCH + days).round("s").to_numpy(dtype="datetime64[us]")
+        iso = text.str.match(r"^\d{4}-\d{1,2}-\d{1,2}").to_numpy(dtype=bool) & ~serial
+        if iso.any():
+            got = pd.to_datetime(text[iso], format="ISO8601", utc=True, errors="coerce")
+            parsed[iso] = got.dt.tz_convert(None).to_numpy(dtype="datetime64[us]")
+        rest = ~serial & ~iso
+        if rest.any():
+            day = _try_formats(text[rest], _DAY_FIRST)
+            month = _try_formats(text[rest], _MONTH_FIRST)
+            us_only = bool((np.isnat(day) & ~np.isnat(month)).any())
+            uk_only = bool((~np.isnat(day) & np.isnat(month)).any())
+            first, second = (month, day) if us_only and not uk_only else (day, month)
+            parsed[rest] = np.where(np.isnat(first), second, first)
+        result[filled] = parsed
+    out = np.where(codes >= 0, result[np.maximum(codes, 0)], np.datetime64("NaT"))
+    return pd.Series(out.astype("datetime64[us]"), index=s.index)
 
 
 def normalise_perspective(s: pd.Series, *, instrument: Instrument) -> pd.Series:

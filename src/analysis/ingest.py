@@ -351,35 +351,57 @@ def _responses(accepted: pd.DataFrame, cleaned: list[dict[str, Any]], instrument
     """The tidy table: one row per accepted respondent x item of their form, in read order.
 
     Built with numpy (one block per file: respondents x items, raveled), not melt/join per file.
+    Text columns are made ``str`` once per respondent (or per item) and then repeated with ``take``,
+    so no per-row string conversion is paid on the long table.
     """
     pos = dict(zip(instrument.items["item_id"], instrument.items["position"], strict=True))
-    cols: dict[str, list[np.ndarray]] = {c: [] for c in (*RESPONSES_COLUMNS, "_order", "_pos")}
+    items_all = instrument.items
+    item_row = {i: k for k, i in enumerate(items_all["item_id"])}
+    scores: list[np.ndarray] = []
+    resp_of_row: list[np.ndarray] = []   # index into the accepted respondents kept below
+    item_of_row: list[np.ndarray] = []   # index into instrument.items
+    resp_frames: list[pd.DataFrame] = []
+    n_resp_total = 0
+    export_idx = accepted["export_idx"].to_numpy()
     for idx, c in enumerate(cleaned):  # loop over files
-        acc = accepted[accepted["export_idx"] == idx]
+        acc = accepted[export_idx == idx]
         if acc.empty:
             continue
         form_items = instrument.form_items(c["export"].form)
-        item_ids = form_items["item_id"].to_numpy(dtype=object)
+        item_ids = form_items["item_id"].tolist()
         wide = (c["scores"].rename(columns=c["items"])
-                .reindex(index=acc["source_row"].to_numpy(), columns=list(item_ids)).to_numpy(dtype="float64"))
+                .reindex(index=acc["source_row"].to_numpy(), columns=item_ids).to_numpy(dtype="float64"))
         n_resp, n_items = wide.shape
-        cols["score"].append(wide.ravel())                       # respondent-major, items in form order
-        cols["item_id"].append(np.tile(item_ids, n_resp))
-        cols["enabler_id"].append(np.tile(form_items["enabler_id"].to_numpy(dtype=object), n_resp))
-        cols["_pos"].append(np.tile(np.array([pos[i] for i in item_ids]), n_resp))
-        for name in ("council_id", "council_name", "respondent_key", "perspective", "source_file", "source_row"):
-            cols[name].append(np.repeat(acc[name].to_numpy(dtype=object if name != "source_row" else "int64"), n_items))
-        cols["_order"].append(np.repeat(acc["order"].to_numpy(dtype="int64"), n_items))
-        cols["form"].append(np.full(n_resp * n_items, c["export"].form, dtype=object))
-    if not cols["score"]:
+        scores.append(wide.ravel())                       # respondent-major, items in form order
+        resp_of_row.append(np.repeat(np.arange(n_resp_total, n_resp_total + n_resp), n_items))
+        item_of_row.append(np.tile(np.array([item_row[i] for i in item_ids], dtype=np.intp), n_resp))
+        resp_frames.append(acc.assign(form=c["export"].form))
+        n_resp_total += n_resp
+    if not scores:
         out = pd.DataFrame({c: pd.Series(dtype="str") for c in RESPONSES_COLUMNS})
         return out.astype({"score": "float64", "source_row": "int64"})
-    flat = {k: np.concatenate(v) for k, v in cols.items() if v}
-    order = np.lexsort((flat.pop("_pos"), flat.pop("_order")))   # read order, then instrument order
-    flat["wave"] = np.full(order.size, wave, dtype=object)
-    out = pd.DataFrame({c: flat[c][order] for c in RESPONSES_COLUMNS})
-    text = [c for c in RESPONSES_COLUMNS if c not in ("score", "source_row")]
-    return out.astype({**{c: "str" for c in text}, "score": "float64", "source_row": "int64"})  # NA stays missing
+    resp = pd.concat(resp_frames, ignore_index=True)
+    score = np.concatenate(scores)
+    r_idx = np.concatenate(resp_of_row)
+    i_idx = np.concatenate(item_of_row)
+    item_pos = np.array([pos[i] for i in items_all["item_id"]])
+    order = np.lexsort((item_pos[i_idx], resp["order"].to_numpy(dtype="int64")[r_idx]))  # read order, then instrument order
+    r_idx, i_idx = r_idx[order], i_idx[order]
+
+    def text(values: Any, at: np.ndarray) -> pd.arrays.StringArray:
+        return pd.array(np.asarray(values, dtype=object), dtype="str").take(at)
+
+    out = pd.DataFrame({
+        "wave": text([wave], np.zeros(len(order), dtype=np.intp)),
+        **{c: text(resp[c].astype(object).where(resp[c].notna(), None).to_numpy(dtype=object), r_idx)
+           for c in ("council_id", "council_name", "respondent_key", "perspective", "form")},
+        "item_id": text(items_all["item_id"].to_numpy(dtype=object), i_idx),
+        "enabler_id": text(items_all["enabler_id"].to_numpy(dtype=object), i_idx),
+        "score": score[order],
+        "source_file": text(resp["source_file"].to_numpy(dtype=object), r_idx),
+        "source_row": resp["source_row"].to_numpy(dtype="int64")[r_idx],
+    })
+    return out[list(RESPONSES_COLUMNS)]
 
 
 def load_wave(wave_dir: Path, *, instrument: Instrument, register: pd.DataFrame | None, salt: bytes,

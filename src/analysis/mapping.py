@@ -274,7 +274,22 @@ def _fuzzy_scores(norm: list[str], idx: _ItemIndex) -> np.ndarray:
     return score
 
 
+_SCORES_CACHE: dict[tuple, _Scores] = {}
+
+
 def _score_columns(questions: Sequence[Sequence[str]], idx: _ItemIndex) -> _Scores:
+    """Scores of every column against every item; a pure function of the header texts, so the
+    result is kept for the next file with the same headers (most exports of a cohort). Read-only."""
+    key = (id(idx), tuple(tuple(str(c) for c in q) for q in questions))
+    hit = _SCORES_CACHE.get(key)
+    if hit is None:
+        if len(_SCORES_CACHE) > 256:
+            _SCORES_CACHE.clear()
+        hit = _SCORES_CACHE[key] = _compute_scores(questions, idx)
+    return hit
+
+
+def _compute_scores(questions: Sequence[Sequence[str]], idx: _ItemIndex) -> _Scores:
     n_items = len(idx.item_ids)
     raw: list[str] = []
     owner: list[int] = []
@@ -420,19 +435,30 @@ def _header_role(parts: Sequence[str]) -> str | None:
     return None
 
 
+_EMAIL_CELL = re.compile(_EMAIL_RX)
+
+
 def _content_role(values: pd.Series, scale_labels: frozenset[str], *, long_text: bool) -> str | None:
     """``email`` when most filled cells are e-mail addresses; ``free_text`` (if ``long_text``) when the
-    cells are long text rather than scale labels."""
-    v = values.str.strip()
-    v = v[v != ""]
-    if v.empty:
+    cells are long text rather than scale labels. Each distinct cell is looked at once."""
+    codes, uniq = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
+    counts = np.bincount(codes[codes >= 0], minlength=len(uniq))
+    text = [str(u).strip() for u in uniq]  # loop over distinct values
+    filled = np.fromiter((t != "" for t in text), dtype=bool, count=len(text))
+    total = int(counts[filled].sum())
+    if total == 0:
         return None
-    if v.str.contains("@", regex=False).mean() >= 0.5 and v.str.match(_EMAIL_RX).mean() >= 0.5:
-        return "email"
-    if long_text and v.str.len().median() > 30:
-        uniq = pd.unique(v.to_numpy())
-        if np.mean([normalise_text(u) in scale_labels for u in uniq]) < 0.5:  # loop over distinct values
-            return "free_text"
+    has_at = np.fromiter(("@" in t for t in text), dtype=bool, count=len(text))
+    if counts[has_at & filled].sum() >= 0.5 * total:
+        is_email = np.fromiter((_EMAIL_CELL.match(t) is not None for t in text), dtype=bool, count=len(text))
+        if counts[is_email & filled].sum() >= 0.5 * total:
+            return "email"
+    if long_text:
+        lengths = np.fromiter((len(t) for t in text), dtype=np.int64, count=len(text))
+        if np.median(np.repeat(lengths[filled], counts[filled])) > 30:
+            distinct = {t for t, f in zip(text, filled, strict=True) if f}
+            if np.mean([normalise_text(u) in scale_labels for u in distinct]) < 0.5:  # loop over distinct values
+                return "free_text"
     return None
 
 
@@ -541,7 +567,6 @@ def map_columns(headers: list[str], *, instrument: Instrument, pins: dict[str, s
         row: dict[str, Any] = {"key": letters[c], "header": headers[c], "question": (qparts[0] if qparts else headers[c]).strip(),
                                "role": "unmapped", "item_id": None, "match": "none", "match_score": np.nan,
                                "candidates": cands}
-        values = data.iloc[:, c] if data is not None else None
         best = int(order[0]) if order.size else -1
         role = _header_role(parts) if not sc.by_id[c] else None
         if c in pinned:
@@ -564,10 +589,10 @@ def map_columns(headers: list[str], *, instrument: Instrument, pins: dict[str, s
             norms = [normalise_text(p) for p in parts]
             if any(_FREE_TEXT_RX.search(x) for x in norms):
                 row.update(role="free_text", match="role")
-            elif all(x == "" for x in norms) and (values is None or (values.astype(str).str.strip() == "").all()):
+            elif all(x == "" for x in norms) and (data is None or (data.iloc[:, c].astype(str).str.strip() == "").all()):
                 row.update(role="metadata", match="role")
-        if values is not None and row["match"] != "pinned" and row["role"] not in ("item", "council", "perspective"):
-            content = _content_role(values, labels, long_text=row["role"] == "unmapped")
+        if data is not None and row["match"] != "pinned" and row["role"] not in ("item", "council", "perspective"):
+            content = _content_role(data.iloc[:, c], labels, long_text=row["role"] == "unmapped")
             if content == "email" or (content == "free_text" and row["role"] == "unmapped"):
                 row.update(role=content, match="role")
         rows.append(row)
@@ -590,17 +615,22 @@ def _ambiguous(header: str, letter: str, ids: list[str], scores: list[float], id
 
 def _resolve_form_and_duplicates(table: pd.DataFrame, idx: _ItemIndex, path: Any, sheet: str | None) -> pd.DataFrame:
     table = table.copy()
-    is_item = table["role"] == "item"
+    # plain arrays: the table has one row per column of the export (a few dozen)
+    is_item = (table["role"] == "item").to_numpy(dtype=bool)
     form_of = dict(zip(idx.item_ids, idx.forms, strict=True))
-    forms = table.loc[is_item, "item_id"].map(form_of)
-    form = "short" if (forms == "short").sum() > (forms == "full").sum() else "full"
-    other = is_item & (table["item_id"].map(form_of) != form)
+    forms = np.array([form_of.get(i) for i in table["item_id"].to_numpy(dtype=object)], dtype=object)
+    form = "short" if (forms[is_item] == "short").sum() > (forms[is_item] == "full").sum() else "full"
+    other = is_item & (forms != form)
     if other.any():
         logger.info("%s: %d column(s) match %s-form items in a %s-form file; treated as unmapped",
                     path, int(other.sum()), "short" if form == "full" else "full", form)
         table.loc[other, ["role", "match"]] = ["unmapped", "none"]
         table.loc[other, "item_id"] = None
         table.loc[other, "match_score"] = np.nan
+    item_ids = table["item_id"].to_numpy(dtype=object)[(table["role"] == "item").to_numpy(dtype=bool)]
+    if len(set(item_ids)) == len(item_ids):  # no item mapped twice: the usual case
+        table.attrs["form"] = form
+        return table
     items = table[table["role"] == "item"]
     dup = items["item_id"].duplicated(keep=False)
     for item, grp in items[dup].groupby("item_id", sort=False):  # loop over duplicated items only

@@ -90,8 +90,12 @@ def identity_strings(identity: pd.DataFrame) -> pd.Series:
     """The text that identifies each respondent (before hashing); see :func:`respondent_keys`."""
     email = _text_column(identity, "email").str.casefold()
     email_ok = email.str.match(_EMAIL_SHAPE.pattern) & ~email.str.startswith("anonymous")
-    name = (_text_column(identity, "name").str.casefold()
-            .str.replace(r"[^\w\s]+", " ", regex=True).str.split().str.join(" "))
+    # names are normalised only where the email does not already identify the row
+    name = pd.Series("", index=identity.index, dtype=object)
+    need = ~email_ok.to_numpy(dtype=bool)
+    if need.any():
+        name[need] = (_text_column(identity, "name")[need].str.casefold()
+                      .str.replace(r"[^\w\s]+", " ", regex=True).str.split().str.join(" ")).astype(object)
     name_ok = ~name.isin(PLACEHOLDER_NAMES) & (name.str.len() >= 2)
     src = _text_column(identity, "source_file") + "|" + _text_column(identity, "sheet")
     rid = _text_column(identity, "respondent_id")

@@ -50,14 +50,52 @@ def distinct_check(predicate: Any, name: str) -> pa.Check:
     is the column's own check)."""
 
     def check(series: pd.Series) -> pd.Series:
-        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        codes, uniques = _codes(series)
         ok_u = np.fromiter((bool(predicate(u)) for u in uniques), dtype=bool, count=len(uniques))  # distinct values
         ok = np.ones(len(series), dtype=bool)
         present = codes >= 0
         ok[present] = ok_u[codes[present]]
         return pd.Series(ok, index=series.index)
 
-    return pa.Check(check, name=name, error=name)
+    # ignore_na=False: missing values already pass, so pandera need not look for them again
+    return pa.Check(check, name=name, error=name, ignore_na=False)
+
+
+def _codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(series)`` computed on the first value of each run of equal values.
+
+    The tidy table repeats each respondent's wave, council, key, form and file over consecutive
+    rows, so hashing one value per run is 5x faster than hashing every row; the codes are the same
+    for any row order (a table without runs costs one comparison pass more).
+    """
+    arr = series.to_numpy(dtype=object)
+    if len(arr) == 0:
+        return np.empty(0, dtype=np.intp), np.empty(0, dtype=object)
+    change = np.empty(len(arr), dtype=bool)
+    change[0] = True
+    try:  # NaN != NaN starts a new run, None == None continues one: both get code -1 either way
+        np.not_equal(arr[1:], arr[:-1], out=change[1:])
+    except TypeError:  # pd.NA has no truth value: hash every row
+        codes, uniques = pd.factorize(arr, use_na_sentinel=True)
+        return codes, np.asarray(uniques, dtype=object)
+    heads = np.flatnonzero(change)
+    head_codes, uniques = pd.factorize(arr[heads], use_na_sentinel=True)
+    return np.repeat(head_codes, np.diff(np.append(heads, len(arr)))), np.asarray(uniques, dtype=object)
+
+
+def _unique_rows(columns: list[str]) -> pa.Check:
+    """Table-level check: no two rows share the values of ``columns`` (pandera's ``unique=``,
+    computed on run-factorised codes)."""
+
+    def check(df: pd.DataFrame) -> pd.Series:
+        key = np.zeros(len(df), dtype=np.int64)
+        for c in columns:  # loop over the key columns
+            codes, uniques = _codes(df[c])
+            key = pd.factorize(key * (len(uniques) + 1) + (codes + 1))[0].astype(np.int64)  # stays < len(df)
+        return pd.Series(~pd.Series(key).duplicated(keep=False).to_numpy(), index=df.index)
+
+    return pa.Check(check, name="multiple_fields_uniqueness", error=f"rows are not unique in {columns}",
+                    ignore_na=False)
 
 
 _KEY_RE = re.compile(r"[0-9a-f]{16}")
@@ -94,7 +132,7 @@ _NO_PERSONAL = pa.Check(_no_personal_columns, element_wise=False, error="a colum
 
 #: Instrument-independent schema of the responses table.
 RESPONSES_SCHEMA: pa.DataFrameSchema = pa.DataFrameSchema(
-    _base_columns(), strict=True, ordered=True, unique=_UNIQUE, checks=[_NO_PERSONAL], name="responses")
+    _base_columns(), strict=True, ordered=True, checks=[_NO_PERSONAL, _unique_rows(_UNIQUE)], name="responses")
 
 
 def responses_schema(instrument: Instrument) -> pa.DataFrameSchema:
@@ -122,17 +160,18 @@ def responses_schema(instrument: Instrument) -> pa.DataFrameSchema:
 
     checks = [
         _NO_PERSONAL,
-        pa.Check(enabler_matches_item, error="enabler_id is not the enabler of item_id"),
-        pa.Check(form_matches_item, error="form is not the form of item_id"),
+        _unique_rows(_UNIQUE),
+        pa.Check(enabler_matches_item, error="enabler_id is not the enabler of item_id", ignore_na=False),
+        pa.Check(form_matches_item, error="form is not the form of item_id", ignore_na=False),
     ]
-    return pa.DataFrameSchema(cols, strict=True, ordered=True, unique=_UNIQUE, checks=checks,
+    return pa.DataFrameSchema(cols, strict=True, ordered=True, checks=checks,
                               name=f"responses ({instrument.id})")
 
 
 def _pair_in(keys: pd.Series, values: pd.Series, mapping: dict[str, str]) -> pd.Series:
     """``values == keys.map(mapping)``, computed once per distinct (key, value) pair."""
-    kc, ku = pd.factorize(keys, use_na_sentinel=True)
-    vc, vu = pd.factorize(values, use_na_sentinel=True)
+    kc, ku = _codes(keys)
+    vc, vu = _codes(values)
     # ok[i, j]: key ku[i] maps to value vu[j] (a few dozen x a few values)
     expected = np.array([mapping.get(k) for k in ku], dtype=object)
     ok = expected[:, None] == np.asarray(vu, dtype=object)[None, :] if len(ku) and len(vu) else np.zeros((len(ku), len(vu)), bool)

@@ -335,7 +335,7 @@ def _check_choice(name: str, value: str, options: Sequence[str]) -> None:
 # --------------------------------------------------------------------------------------------
 
 def write_ms_forms(df: pd.DataFrame, path: str | Path, *, instrument: Instrument,
-                   anonymous: bool = False) -> Path:
+                   anonymous: bool = False, extra_questions: Sequence[str] = ()) -> Path:
     """Write a Microsoft Forms "Open in Excel" export (.xlsx).
 
     Columns: ``Id, Start time, Completion time, Email, Name, Last modified time``, the council
@@ -352,6 +352,9 @@ def write_ms_forms(df: pd.DataFrame, path: str | Path, *, instrument: Instrument
         The instrument giving statement ids, text and scale labels.
     anonymous
         Anonymous form: ``Email`` is ``"anonymous"`` and ``Name`` empty.
+    extra_questions
+        Columns of ``df`` written as further questions (headed by the column name) between the
+        statements and the comment question, as forms that ask about role or service area have.
 
     Returns
     -------
@@ -363,13 +366,14 @@ def write_ms_forms(df: pd.DataFrame, path: str | Path, *, instrument: Instrument
     labels = _scale_labels(instrument)
     blank = _blank_mask(df)
     header = ["Id", "Start time", "Completion time", "Email", "Name", "Last modified time",
-              COUNCIL_QUESTION, PERSPECTIVE_QUESTION, *st["text"], COMMENT_QUESTION]
+              COUNCIL_QUESTION, PERSPECTIVE_QUESTION, *st["text"], *extra_questions, COMMENT_QUESTION]
     ids = pd.Series(np.cumsum(~blank), index=df.index, dtype=object)
     email = _const(df, "anonymous") if anonymous else _text(df, "email")
     name = _const(df, None) if anonymous else _full_name(df)
     cols = [ids, _times(df, "started_at", None), _times(df, "completed_at", None), email, name,
             _const(df, None), _text(df, "council_name"), _perspective(df),
-            *[_labels(df[i], labels) for i in st["item_id"]], _text(df, "comment")]
+            *[_labels(df[i], labels) for i in st["item_id"]], *[_text(df, q) for q in extra_questions],
+            _text(df, "comment")]
     rows = [header, *_body(cols, blank)]
     return _write_table(Path(path), rows, fmt="xlsx", sheet="Sheet1", date_format="m/d/yy h:mm:ss")
 

@@ -110,13 +110,20 @@ def _cell_text(v: object) -> str:
 
 
 _CELL_TEXT = np.frompyfunc(_cell_text, 1, 1)
+_TYPE_OF = np.frompyfunc(type, 1, 1)
 
 
 def _to_text_grid(rows: list[list[object]]) -> pd.DataFrame:
-    """Turn calamine rows (rectangular lists of cell values) into a text grid, vectorised with a ufunc."""
+    """Turn calamine rows (rectangular lists of cell values) into a text grid, vectorised with ufuncs:
+    text cells (most of a survey export) are kept as they are, the others converted by :func:`_cell_text`."""
     columns = list(itertools.zip_longest(*rows, fillvalue=""))
     arr = np.array(columns, dtype=object).reshape(len(columns), len(rows)).T
-    return pd.DataFrame(_CELL_TEXT(arr) if arr.size else arr, dtype=object)
+    if arr.size:
+        other = _TYPE_OF(arr) != str
+        if other.any():
+            arr = arr.copy()
+            arr[other] = _CELL_TEXT(arr[other])
+    return pd.DataFrame(arr, dtype=object)
 
 
 def _trim(grid: pd.DataFrame) -> pd.DataFrame:
@@ -149,6 +156,22 @@ def _sniff_binary(head: bytes, path: Path, suffix: str) -> None:
                              hint="Export the survey responses as .xlsx or .csv from the survey tool instead.")
 
 
+def _raise_if_corrupt_zip(path: Path, suffix: str) -> None:
+    """After calamine failed: name the damaged member when a zip checksum fails (the full CRC pass is
+    run only then; calamine itself checks the members it reads)."""
+    if suffix not in (".xlsx", ".xlsm", ".ods"):
+        return
+    try:
+        with zipfile.ZipFile(path) as zf:
+            bad = zf.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise InputFileError(f"is a corrupt or truncated zip archive, so the workbook cannot be opened ({exc})",
+                             path=path, hint="Download or export the file again; it was damaged in transfer.") from exc
+    if bad is not None:
+        raise InputFileError(f"is corrupt: member {bad!r} of the workbook fails its checksum", path=path,
+                             hint="Download or export the file again.")
+
+
 def read_workbook(path: Path) -> list[RawTable]:
     """Read every sheet of a workbook (.xlsx/.xlsm/.xls/.ods) as text grids.
 
@@ -169,21 +192,19 @@ def read_workbook(path: Path) -> list[RawTable]:
                                  f"with {head[:4]!r}", path=path,
                                  hint="Check that the right file was saved here; re-export it from the survey tool "
                                       "as .xlsx or .csv.")
-        try:
-            with zipfile.ZipFile(path) as zf:
-                bad = zf.testzip()
+        try:  # the central directory only: a truncated download fails here, cheaply
+            with zipfile.ZipFile(path):
+                pass
         except (zipfile.BadZipFile, OSError, EOFError) as exc:
             raise InputFileError(f"is a corrupt or truncated zip archive, so the workbook cannot be opened ({exc})",
                                  path=path, hint="Download or export the file again; it was damaged in transfer.") from exc
-        if bad is not None:
-            raise InputFileError(f"is corrupt: member {bad!r} of the workbook fails its checksum", path=path,
-                                 hint="Download or export the file again.")
     try:
         wb = pc.CalamineWorkbook.from_path(str(path))
     except pc.PasswordError as exc:
         raise InputFileError("is a password-protected workbook", path=path,
                              hint="Remove the password in Excel and save it again.") from exc
     except Exception as exc:  # calamine raises several types for unreadable files
+        _raise_if_corrupt_zip(path, suffix)
         raise InputFileError(f"cannot be opened as a workbook ({type(exc).__name__}: {exc})", path=path,
                              hint="Open it in Excel to check it, then save it again as .xlsx.") from exc
     tables = []
@@ -203,6 +224,7 @@ def read_workbook(path: Path) -> list[RawTable]:
     except InputFileError:
         raise
     except Exception as exc:
+        _raise_if_corrupt_zip(path, suffix)
         raise InputFileError(f"cannot be read as a workbook ({type(exc).__name__}: {exc})", path=path,
                              hint="Open it in Excel to check it, then save it again as .xlsx.") from exc
     finally:
