@@ -68,14 +68,44 @@ for note in result.notes:
         new_code_cell(IMPORTS),
         new_code_cell('''processed_dir: str = "../data/processed/demo/2024-01"  # this wave's processed tables
 instrument: str = ""                              # empty means margins_to_mainstream, else a path to an instrument YAML
-settings_file: str = ""                           # optional YAML overriding analysis/settings.yml''',
+settings_file: str = ""                           # optional YAML overriding analysis/settings.yml
+previous_processed_dir: str = ""                  # the previous wave's processed tables (for wave_change.csv)''',
                       metadata={"tags": ["parameters"]}),
         new_code_cell('''tables = steps.score_step(processed_dir=processed_dir, instrument=instrument or None,
-                          settings_file=settings_file or None)'''),
-        new_markdown_cell("## Cohort: enabler scores (all respondents pooled, each counted once)"),
+                          settings_file=settings_file or None,
+                          previous_processed_dir=previous_processed_dir or None)'''),
+        new_markdown_cell("## Cohort: enabler scores (all respondents pooled, each counted once)\n\n"
+                          "With the 95% bootstrap confidence interval of each mean."),
         new_code_cell('reports.display_table(tables["enabler_scores"].query("scope == \'cohort\'"))'),
         new_markdown_cell("## Groupings and overall, per council"),
         new_code_cell('reports.display_table(tables["grouping_scores"])'),
+        new_markdown_cell("## Does a council-level score mean something?\n\nWithin-council agreement per council x "
+                          "enabler: rwg(j) (1 = full agreement, 0 = no more than random answering; 0.70 is the usual bar), "
+                          "AD_M (mean absolute deviation; 0.83 or less is agreement on a 5-point scale) and polarisation "
+                          "(0 = everyone on one side, 1 = split evenly between the two ends). The aggregation check "
+                          "fails when agreement or n is too low to report a council score without a caveat."),
+        new_code_cell('''agreement = tables["enabler_scores"].query("scope == 'council'")[
+    ["council_id", "unit_id", "n", "mean", "ci_low", "ci_high", "rwg_j", "ad_m", "polarisation", "aggregation_ok", "aggregation_note"]]
+display(Markdown(f"{int((~agreement['aggregation_ok']).sum())} of {len(agreement)} council x enabler scores fail the aggregation check."))
+reports.display_table(agreement)'''),
+        new_markdown_cell("## Between councils and reliability\n\nPer enabler: ICC(1) (share of the variance that lies "
+                          "between councils), ICC(2) (reliability of council means), the F test, Cronbach's alpha of the "
+                          "statements with its 95% CI, and Kruskal-Wallis across councils with epsilon squared."),
+        new_code_cell('reports.display_table(tables["cohort_stats"])'),
+        new_markdown_cell("## Councils that differ from the rest of the cohort\n\nMann-Whitney U of each council against "
+                          "all other councils' respondents, Holm-corrected across the council's enablers, with Cliff's delta."),
+        new_code_cell('''vs = tables["council_vs_cohort"]
+reports.display_table(vs[(vs["level"] == "enabler") & (vs["p_holm"] < 0.05)])'''),
+        new_markdown_cell("## Change since the previous wave\n\nBootstrap 95% CI of the change in mean, Mann-Whitney "
+                          "(Holm within the council) and, for respondents linked across waves, the paired Wilcoxon test."),
+        new_code_cell('''change = tables["wave_change"]
+display(Markdown("No previous wave was processed." if change.empty else f"{len(change)} council x unit changes."))
+reports.display_table(change[change["level"] == "enabler"]) if not change.empty else None'''),
+        new_markdown_cell("## Perspective breakdown\n\nScores by the perspective respondents answered from (service, "
+                          "organisation, system); groups below the disclosure threshold, and the next smallest where "
+                          "subtraction would reveal them, are flagged for suppression in reports."),
+        new_code_cell('''persp = tables["perspective_scores"]
+reports.display_table(persp[(persp["scope"] == "cohort") & (persp["level"] != "enabler")])'''),
     ],
     "03_cohort_report.ipynb": [
         new_code_cell(IMPORTS),
@@ -101,6 +131,13 @@ display(Markdown(report.text["overview"]))'''),
         new_code_cell('reports.display_table(report.tables["cohort_enablers"])'),
         new_markdown_cell("## Groupings: mindset; behaviours, values and relationships; infrastructure"),
         new_code_cell('reports.display_table(report.tables["grouping_scores"])'),
+        new_markdown_cell("## Between councils and reliability\n\nICC(1): the share of the variation in respondents' "
+                          "scores that lies between councils (0.05-0.20 is typical of organisations). ICC(2): how reliably "
+                          "a council's mean is measured (0.70 or more is reliable). Cronbach's alpha: whether an enabler's "
+                          "statements measure one thing (0.70 or more). Kruskal-Wallis: whether councils differ at all, "
+                          "with epsilon squared as the size of the difference. Formulas: `docs/methodology.md`."),
+        new_code_cell('''if "cohort_stats" in report.tables:
+    display(reports.display_table(report.tables["cohort_stats"]))'''),
         new_markdown_cell("## Change since the previous wave"),
         new_code_cell('''if "wave_change" in report.tables:
     display(reports.display_table(report.tables["wave_change"]))
@@ -134,6 +171,13 @@ display(Markdown(report.text["overview"]))'''),
         new_code_cell('reports.display_table(report.tables["enablers"])'),
         new_markdown_cell("## Groupings and overall"),
         new_code_cell('reports.display_table(report.tables["groupings"])'),
+        new_markdown_cell("## Between councils and reliability\n\nICC(1): the share of the variation in respondents' "
+                          "scores that lies between councils (0.05-0.20 is typical of organisations). ICC(2): how reliably "
+                          "a council's mean is measured (0.70 or more is reliable). Cronbach's alpha: whether an enabler's "
+                          "statements measure one thing (0.70 or more). Kruskal-Wallis: whether councils differ at all, "
+                          "with epsilon squared as the size of the difference. Formulas: `docs/methodology.md`."),
+        new_code_cell('''if "cohort_stats" in report.tables:
+    display(reports.display_table(report.tables["cohort_stats"]))'''),
         new_markdown_cell("## Change since the previous wave"),
         new_code_cell('''if "wave_change" in report.tables:
     display(reports.display_table(report.tables["wave_change"]))

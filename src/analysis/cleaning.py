@@ -57,8 +57,7 @@ def _is_blank(value: Any) -> bool:
 
 def blank_to_empty(values: pd.Series) -> pd.Series:
     """``values`` as object dtype with every missing value replaced by ``""`` (a hashable map key)."""
-    obj = values.astype(object)
-    return obj.where(obj.notna(), "")
+    return pd.Series(values.to_numpy(dtype=object, na_value=""), index=values.index, dtype=object, name=values.name)
 
 
 def _number(text: str) -> float | None:

@@ -26,7 +26,11 @@ _SCORE_DTYPES = {
     "wave": "str", "scope": "str", "council_id": "str", "council_name": "str", "level": "str", "unit_id": "str",
     "unit_name": "str", "n": "int64", "mean": "float64", "sd": "float64", "median": "float64", "q1": "float64",
     "q3": "float64", "favourable_pct": "float64", "unfavourable_pct": "float64",
+    "ci_low": "float64", "ci_high": "float64", "rwg_j": "float64", "rwg_j_lindell": "float64", "ad_m": "float64",
+    "share_low": "float64", "share_high": "float64", "polarisation": "float64", "aggregation_ok": "bool",
+    "aggregation_note": "str",
 }
+_UNIT = {"wave": "str", "level": "str", "unit_id": "str", "unit_name": "str"}
 TABLE_DTYPES: dict[str, dict[str, str]] = {
     "responses": {
         "wave": "str", "council_id": "str", "council_name": "str", "respondent_key": "str",
@@ -49,6 +53,25 @@ TABLE_DTYPES: dict[str, dict[str, str]] = {
     "cell_issues": {"source_file": "str", "sheet": "str", "source_row": "int64", "column": "str", "item_id": "str",
                     "raw_value": "str", "kind": "str"},
     "councils": {"council_id": "str", "council_name": "str", "n_respondents": "int64", "in_register": "bool"},
+    "cohort_stats": _UNIT | {
+        "n_councils": "int64", "n": "int64", "icc1": "float64", "icc2": "float64", "f": "float64",
+        "df_between": "float64", "df_within": "float64", "f_p_value": "float64", "alpha": "float64",
+        "alpha_ci_low": "float64", "alpha_ci_high": "float64", "alpha_n": "int64", "kw_h": "float64",
+        "kw_df": "float64", "kw_p_value": "float64", "epsilon2": "float64", "reason": "str"},
+    "item_total": _UNIT | {"item_id": "str", "n": "int64", "n_items": "int64", "item_total_r": "float64",
+                           "alpha_if_deleted": "float64", "reason": "str"},
+    "council_vs_cohort": _UNIT | {
+        "council_id": "str", "council_name": "str", "n": "int64", "n_rest": "int64", "mean": "float64",
+        "mean_rest": "float64", "diff": "float64", "u": "float64", "p_value": "float64", "p_holm": "float64",
+        "cliffs_delta": "float64", "percentile_rank": "float64", "reason": "str", "suppressed": "bool"},
+    "wave_change": _UNIT | {
+        "council_id": "str", "council_name": "str", "wave_from": "str", "wave_to": "str", "n_from": "int64",
+        "n_to": "int64", "mean_from": "float64", "mean_to": "float64", "change": "float64", "ci_low": "float64",
+        "ci_high": "float64", "u": "float64", "p_value": "float64", "p_holm": "float64", "n_paired": "int64",
+        "wilcoxon_stat": "float64", "wilcoxon_p": "float64", "wilcoxon_p_holm": "float64", "reason": "str",
+        "suppressed": "bool"},
+    "perspective_scores": _SCORE_DTYPES | {"perspective": "str", "suppressed": "bool",
+                                           "secondary_suppressed": "bool"},
 }
 
 

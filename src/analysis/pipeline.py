@@ -496,7 +496,7 @@ def _run_wave(pool: KernelPool, nb_dir: Path, paths: dict[str, Any], raw: Path, 
     common = {"instrument": str(instrument or ""), "settings_file": str(settings_file or "")}
     p01 = {"raw_dir": str(raw), "wave": wave, "processed_dir": str(proc), "keys_dir": str(paths["keys"]),
            "keep_comments": keep_comments, "skip_bad_files": skip_bad_files} | common
-    p02 = {"processed_dir": str(proc)} | common
+    p02 = {"processed_dir": str(proc), "previous_processed_dir": str(previous) if previous else ""} | common
     p_report = {"cohort": paths["cohort"], "wave": wave, "processed_dir": str(proc), "reports_dir": str(rep),
                 "synthetic": is_synth, "run_id": run_id,
                 "previous_processed_dir": str(previous) if previous else ""} | common

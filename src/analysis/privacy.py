@@ -220,6 +220,55 @@ def mask_personal_text(s: pd.Series) -> pd.Series:
     return text.str.replace(PHONE_RE, "[phone]", regex=True)
 
 
+def complementary_suppression(data: pd.DataFrame, *, within: Sequence[str], n: str = "n",
+                              threshold: int) -> pd.DataFrame:
+    """Flag groups below the disclosure threshold, and the siblings that would give them away.
+
+    Parameters
+    ----------
+    data
+        One row per group (e.g. council x perspective x unit), with a size column ``n``.
+    within
+        Columns that define a set of sibling groups whose total is published elsewhere (e.g.
+        ``["wave", "council_id", "unit_id"]`` for the perspectives of one council and unit).
+    n
+        Column holding the group size.
+    threshold
+        Disclosure threshold: a group with ``n < threshold`` is suppressed (primary).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with two boolean columns: ``suppressed`` (``n < threshold``: primary) and
+        ``secondary_suppressed`` (hidden only to protect a primary one). Nothing is blanked here;
+        :func:`suppress_small_groups` or the report writers blank what the flags say.
+
+    Notes
+    -----
+    When exactly one group of a sibling set is suppressed and has respondents, its figures could be
+    worked out by subtracting the visible siblings from the published total; the smallest visible
+    sibling is then suppressed too (ties: the first in table order), as survey platforms do.
+    Vectorised over sibling sets (group codes, ``np.bincount`` and one sort).
+    """
+    out = data.copy()
+    size = out[n].fillna(0).to_numpy(dtype="float64")
+    primary = size < threshold
+    out["suppressed"] = primary
+    out["secondary_suppressed"] = False
+    if not len(out):
+        return out
+    set_id = out.groupby(list(within), sort=False, dropna=False).ngroup().to_numpy()
+    hidden_with_people = np.bincount(set_id, weights=(primary & (size > 0)).astype(float))
+    visible = ~primary & (hidden_with_people[set_id] == 1)
+    if visible.any():
+        cand = pd.DataFrame({"set": set_id[visible], "size": size[visible], "pos": np.flatnonzero(visible)})
+        first = cand.sort_values(["set", "size", "pos"], kind="stable").drop_duplicates("set")["pos"].to_numpy()
+        flag = np.zeros(len(out), dtype=bool)
+        flag[first] = True
+        out["secondary_suppressed"] = flag
+    return out
+
+
 def split_personal_columns(export: ParsedExport) -> tuple[ParsedExport, pd.DataFrame]:
     """Separate the personal columns of an export from the rest.
 

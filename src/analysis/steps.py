@@ -91,12 +91,17 @@ def comparison_table(enabler: pd.DataFrame, grouping: pd.DataFrame, *, threshold
 
 
 def score_step(*, processed_dir: str | Path, instrument: str | Path | Instrument | None = None,
-               settings_file: str | Path | None = None) -> dict[str, pd.DataFrame]:
-    """Score one wave from ``responses.csv`` and write the score tables.
+               settings_file: str | Path | None = None,
+               previous_processed_dir: str | Path | None = None) -> dict[str, pd.DataFrame]:
+    """Score one wave from ``responses.csv``, compute its statistics and write every table.
 
-    Returns ``{"respondent_scores", "enabler_scores", "grouping_scores", "comparison"}``.
+    ``previous_processed_dir`` is the previous wave's folder (its ``respondent_scores.csv`` feeds
+    ``wave_change.csv``); empty or missing means no change table rows.
+
+    Returns ``{"respondent_scores", "enabler_scores", "grouping_scores", "comparison"}`` and the
+    tables of :data:`analysis.wave_stats.STATS_OUTPUTS`.
     """
-    from . import scoring
+    from . import scoring, wave_stats
 
     processed_dir = Path(processed_dir)
     inst = instrument if isinstance(instrument, Instrument) else load_instrument(instrument)
@@ -110,11 +115,17 @@ def score_step(*, processed_dir: str | Path, instrument: str | Path | Instrument
                                     hint="Check quarantine.csv and ingest_summary.json to see why every row was set aside.")
     tables = scoring.score_wave(responses, instrument=inst, settings=settings)
     threshold = int(settings["privacy"]["disclosure_threshold"])
-    enabler = tables["enabler_scores"]
-    grouping = tables["grouping_scores"]
-    comparison = comparison_table(enabler, grouping, threshold=threshold)
-    tables["comparison"] = comparison
-    for name in SCORE_OUTPUTS:
+    previous = None
+    prev_path = Path(previous_processed_dir) / "respondent_scores.csv" if previous_processed_dir else None
+    if prev_path is not None and prev_path.exists():
+        previous = read_table(prev_path, "respondent_scores")
+    stats = wave_stats.wave_statistics(responses=responses, respondent_scores=tables["respondent_scores"],
+                                       enabler_scores=tables["enabler_scores"],
+                                       grouping_scores=tables["grouping_scores"], instrument=inst,
+                                       settings=settings, previous_scores=previous)
+    tables |= stats
+    tables["comparison"] = comparison_table(tables["enabler_scores"], tables["grouping_scores"], threshold=threshold)
+    for name in (*SCORE_OUTPUTS, *wave_stats.STATS_OUTPUTS):
         write_csv(tables[name], processed_dir / f"{name}.csv")
     return tables
 
@@ -138,6 +149,7 @@ class ReportContext:
     previous: pd.DataFrame | None = None  # enabler_scores of the previous wave, when processed
     run_id: str = ""
     cohort_left_out: int = 0  # respondents of suppressed groups left out of the cohort rows shown
+    cohort_stats: pd.DataFrame | None = None  # ICC, alpha and Kruskal-Wallis per unit (cohort_stats.csv)
 
     @property
     def threshold(self) -> int:
@@ -237,8 +249,10 @@ def _load_report_context(*, processed_dir: str | Path, cohort: str, wave: str,
         enabler, grouping, comparison, left_out = reportable_cohort_rows(
             read_table(processed_dir / "respondent_scores.csv", "respondent_scores"), enabler, grouping,
             comparison, threshold=threshold, settings=settings, instrument=inst)
+    cohort_stats = (read_table(processed_dir / "cohort_stats.csv", "cohort_stats")
+                    if (processed_dir / "cohort_stats.csv").exists() else None)
     ctx = ReportContext(
-        cohort=cohort, wave=wave, instrument=inst, settings=settings,
+        cohort=cohort, wave=wave, instrument=inst, settings=settings, cohort_stats=cohort_stats,
         synthetic=bool(synthetic or summary.get("synthetic", False)),
         enabler_scores=enabler, grouping_scores=grouping, comparison=comparison,
         summary=summary, previous=previous, run_id=run_id, cohort_left_out=left_out,
@@ -288,6 +302,15 @@ def reportable_cohort_rows(respondents: pd.DataFrame, enabler: pd.DataFrame, gro
         out.append(merged[table.columns])
     comparison = comparison_table(out[0], out[1], threshold=threshold)
     return out[0], out[1], comparison, left_out
+
+
+#: Reader's headings of the cohort statistics table (cohort_stats.csv).
+COHORT_STATS_LABELS: dict[str, str] = {
+    "unit_name": "Unit", "n_councils": "Councils", "n": "Respondents", "icc1": "ICC(1)", "icc2": "ICC(2)",
+    "f": "F", "f_p_value": "F p-value", "alpha": "Cronbach's alpha", "alpha_ci_low": "Alpha 95% CI low",
+    "alpha_ci_high": "Alpha 95% CI high", "kw_h": "Kruskal-Wallis H", "kw_p_value": "Kruskal-Wallis p",
+    "epsilon2": "Epsilon squared",
+}
 
 
 @dataclass
@@ -399,6 +422,9 @@ def cohort_report_step(*, processed_dir: str | Path, reports_dir: str | Path, co
         num = [c for c in change.columns if c not in ("n_from", "n_to", "suppressed") and pd.api.types.is_numeric_dtype(change[c])]
         change.loc[small, num] = float("nan")
         report.tables["wave_change"] = change
+    if ctx.cohort_stats is not None:
+        cs = ctx.cohort_stats[ctx.cohort_stats["wave"] == wave]
+        report.tables["cohort_stats"] = cs[list(COHORT_STATS_LABELS)].rename(columns=COHORT_STATS_LABELS).reset_index(drop=True)
     files = pd.DataFrame(ctx.summary.get("files", []))
     if not files.empty:
         report.tables["data_quality"] = files
@@ -406,6 +432,8 @@ def cohort_report_step(*, processed_dir: str | Path, reports_dir: str | Path, co
               "Enabler scores": report.tables["enabler_scores"],
               "Cohort enablers": report.tables["cohort_enablers"],
               "Grouping scores": report.tables["grouping_scores"]}
+    if "cohort_stats" in report.tables:
+        sheets["Variance and reliability"] = report.tables["cohort_stats"]
     if "wave_change" in report.tables:
         sheets["Change since last wave"] = report.tables["wave_change"]
     if "data_quality" in report.tables:

@@ -1,0 +1,152 @@
+"""The statistics step: enriched summaries and the five statistics tables of a wave."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import agreement, inference, scoring
+from analysis.config import load_settings
+from analysis.privacy import complementary_suppression
+from analysis.wave_stats import AGREEMENT_COLUMNS, COHORT_STATS_COLUMNS, STATS_OUTPUTS, unit_responses, wave_statistics
+
+
+def _responses(instrument, rng: np.random.Generator, *, wave: str, sizes: dict[str, int], shift: float = 0.0,
+               key_prefix: str = "") -> pd.DataFrame:
+    """Full-form answers: council means differ (C1 high, C3 low), about 5% missing."""
+    items = instrument.form_items("full")
+    rows = []
+    for c, (cid, n) in enumerate(sizes.items()):
+        centre = 4.0 - c + shift
+        for r in range(n):
+            key = f"{key_prefix}{cid}{r:013d}"[-16:].replace("C", "c")
+            key = "".join(ch if ch in "0123456789abcdef" else "a" for ch in key)
+            persp = ("service", "organisation", "system")[r % 3] if r < n - 1 else "system"
+            answers = np.clip(np.round(rng.normal(centre, 0.9, len(items))), 1, 5)
+            answers[rng.random(len(items)) < 0.05] = np.nan
+            rows.append(pd.DataFrame({
+                "wave": wave, "council_id": cid, "council_name": f"Council {cid}", "respondent_key": key,
+                "perspective": persp, "form": "full", "item_id": items["item_id"].to_numpy(),
+                "enabler_id": items["enabler_id"].to_numpy(), "score": answers}))
+    return pd.concat(rows, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def two_waves(instrument):
+    rng = np.random.default_rng(7)
+    settings = load_settings(None)
+    w1 = _responses(instrument, rng, wave="2024-01", sizes={"C1": 14, "C2": 12, "C3": 9})
+    w2 = _responses(instrument, rng, wave="2025-01", sizes={"C1": 15, "C2": 11, "C3": 3}, shift=0.4)
+    t1 = scoring.score_wave(w1, instrument=instrument, settings=settings)
+    t2 = scoring.score_wave(w2, instrument=instrument, settings=settings)
+    stats = wave_statistics(responses=w2, respondent_scores=t2["respondent_scores"],
+                            enabler_scores=t2["enabler_scores"], grouping_scores=t2["grouping_scores"],
+                            instrument=instrument, settings=settings, previous_scores=t1["respondent_scores"])
+    return w2, t2, stats
+
+
+def test_every_table_is_there(two_waves):
+    _, t2, stats = two_waves
+    assert set(stats) == {"enabler_scores", "grouping_scores", *STATS_OUTPUTS}
+    for name in ("enabler_scores", "grouping_scores"):
+        assert list(stats[name].columns[-len(AGREEMENT_COLUMNS):]) == AGREEMENT_COLUMNS
+        assert len(stats[name]) == len(t2[name])  # one to one with the summary rows
+    assert list(stats["cohort_stats"].columns) == COHORT_STATS_COLUMNS
+    assert len(stats["cohort_stats"]) == 11 + 3 + 1
+
+
+def test_summaries_gain_ci_and_agreement(two_waves, instrument):
+    responses, t2, stats = two_waves
+    e = stats["enabler_scores"]
+    council = e[e["scope"] == "council"]
+    ok = council["n"] >= 2
+    assert (council.loc[ok, "ci_low"] <= council.loc[ok, "mean"]).all()
+    assert (council.loc[ok, "mean"] <= council.loc[ok, "ci_high"]).all()
+    # rwg(j) and AD_M are those of analysis.agreement on the council's answers
+    direct = agreement.rwg_j(responses, by=["council_id", "enabler_id"], item="item_id", value="score")
+    merged = council.merge(direct, left_on=["council_id", "unit_id"], right_on=["council_id", "enabler_id"],
+                           suffixes=("", "_direct"))
+    np.testing.assert_allclose(merged["rwg_j"], merged["rwg_j_direct"], atol=1e-12)
+    # C3 has 3 respondents: never reportable, and the note says why
+    c3 = council[council["council_id"] == "C3"]
+    assert not c3["aggregation_ok"].any()
+    assert c3["aggregation_note"].str.contains("fewer than 5").all()
+    # cohort rows have a CI too
+    cohort = e[e["scope"] == "cohort"]
+    assert cohort["ci_low"].notna().all() and (cohort["ci_low"] < cohort["ci_high"]).all()
+
+
+def test_cohort_stats_match_library_functions(two_waves, instrument):
+    _, t2, stats = two_waves
+    cs = stats["cohort_stats"].set_index("unit_id")
+    scores = t2["respondent_scores"]
+    icc = agreement.icc_anova(scores, group="council_id", value="score", by=["unit_id"]).set_index("unit_id")
+    np.testing.assert_allclose(cs.loc[icc.index, "icc1"], icc["icc1"], atol=1e-12)
+    kw = inference.kruskal_wallis(scores, by=("unit_id",), group="council_id", value="score").set_index("unit_id")
+    np.testing.assert_allclose(cs.loc[kw.index, "kw_h"], kw["h"], atol=1e-9)
+    assert cs["alpha"].between(-1, 1).all()
+    assert cs.loc["G1", "level"] == "grouping" and cs.loc["overall", "level"] == "overall"
+    assert len(stats["item_total"]) == 33 * 3  # every statement under its enabler, grouping and overall
+
+
+def test_council_vs_cohort_and_wave_change(two_waves):
+    _, _, stats = two_waves
+    vs = stats["council_vs_cohort"]
+    assert vs["p_holm"].dropna().between(0, 1).all()
+    assert (vs["p_holm"].dropna() >= vs.loc[vs["p_holm"].notna(), "p_value"] - 1e-15).all()
+    high = vs[(vs["council_id"] == "C1") & (vs["unit_id"] == "overall")].iloc[0]
+    assert high["diff"] > 0 and high["cliffs_delta"] > 0  # C1 was generated highest
+    assert vs.loc[vs["council_id"] == "C3", "suppressed"].all()
+    change = stats["wave_change"]
+    assert set(change["wave_from"]) == {"2024-01"} and set(change["wave_to"]) == {"2025-01"}
+    assert set(change["council_id"]) == {"C1", "C2", "C3"}
+    ok = change[~change["suppressed"]]
+    assert (ok["ci_low"] <= ok["change"]).all() and (ok["change"] <= ok["ci_high"]).all()
+    assert change.loc[change["council_id"] == "C3", "suppressed"].all()
+
+
+def test_without_previous_wave_change_is_empty(instrument):
+    rng = np.random.default_rng(3)
+    settings = load_settings(None)
+    w = _responses(instrument, rng, wave="2025-01", sizes={"C1": 6, "C2": 7})
+    t = scoring.score_wave(w, instrument=instrument, settings=settings)
+    stats = wave_statistics(responses=w, respondent_scores=t["respondent_scores"], enabler_scores=t["enabler_scores"],
+                            grouping_scores=t["grouping_scores"], instrument=instrument, settings=settings)
+    assert stats["wave_change"].empty and "change" in stats["wave_change"].columns
+
+
+def test_perspective_scores_flag_small_groups(two_waves):
+    _, _, stats = two_waves
+    p = stats["perspective_scores"]
+    council = p[p["scope"] == "council"]
+    assert (council["suppressed"] == (council["n"] < 5)).all()
+    # wherever exactly one perspective is hidden, another one is hidden with it
+    per_set = council.groupby(["council_id", "unit_id"])
+    hidden = per_set.apply(lambda g: int((g["suppressed"] & (g["n"] > 0)).sum()), include_groups=False)
+    second = per_set["secondary_suppressed"].sum()
+    assert (second[hidden == 1] == 1).all()
+    assert (second[hidden != 1] == 0).all()
+
+
+def test_unit_responses_labels_every_level(instrument):
+    rng = np.random.default_rng(1)
+    w = _responses(instrument, rng, wave="w", sizes={"C1": 2})
+    u = unit_responses(w, instrument=instrument)
+    assert len(u) == 3 * len(w)
+    assert set(u["level"].astype(str)) == {"enabler", "grouping", "overall"}
+    g = u[u["level"] == "grouping"]
+    assert set(g.loc[g["item_id"].astype(str) == "E01S1", "unit_id"].astype(str)) == {"G1"}
+
+
+def test_complementary_suppression_by_hand():
+    table = pd.DataFrame({
+        "council": ["A"] * 3 + ["B"] * 3 + ["C"] * 3 + ["D"] * 2,
+        "perspective": ["service", "organisation", "system"] * 3 + ["service", "system"],
+        "n": [3, 12, 10, 2, 3, 20, 0, 10, 12, 8, 9],
+    })
+    out = complementary_suppression(table, within=["council"], n="n", threshold=5)
+    assert out["suppressed"].tolist() == [True, False, False, True, True, False, True, False, False, False, False]
+    # A: one hidden group with people -> the smallest visible (system, 10) goes too
+    # B: two hidden groups -> neither can be recovered alone; C: the hidden group has nobody; D: nothing hidden
+    assert out["secondary_suppressed"].tolist() == [False, False, True] + [False] * 8
+    assert list(table.columns) == ["council", "perspective", "n"]  # input untouched
