@@ -4,6 +4,7 @@ Usage (from the repository root, after ``make venv``)::
 
     .venv/bin/python benchmarks/run.py ingest          # reading + ingest of a 20-file cohort, 100k-row sheet
     .venv/bin/python benchmarks/run.py demo            # `diagnostics demo` end to end, split by stage
+    .venv/bin/python benchmarks/run.py stats           # every statistic at national scale (400 x 500 x 33), vs loop and R
     .venv/bin/python benchmarks/run.py all [--quick]   # both; --quick skips the slow openpyxl 100k read
 
 Every figure is the median of several runs; each comparison's baseline is measured in the same run.
@@ -197,9 +198,10 @@ def bench_demo(runs: int) -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["ingest", "demo", "all"], nargs="?", default="all")
+    ap.add_argument("what", choices=["ingest", "demo", "stats", "all"], nargs="?", default="all")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--demo-runs", type=int, default=3)
+    ap.add_argument("--stats-runs", type=int, default=3)
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     lines = [f"Machine: {machine()}. Date: {time.strftime('%Y-%m-%d')}.", ""]
@@ -207,6 +209,11 @@ def main() -> None:
         lines += bench_ingest(args.runs, args.quick)
     if args.what in ("demo", "all"):
         lines += bench_demo(args.demo_runs)
+    if args.what in ("stats", "all"):
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        import national
+
+        lines += national.bench_stats(args.stats_runs)
     text = "\n".join(lines)
     OUT.mkdir(exist_ok=True)
     (OUT / f"{args.what}.md").write_text(text + "\n", encoding="utf-8")

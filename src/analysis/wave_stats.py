@@ -35,6 +35,7 @@ from . import agreement, inference
 from .exceptions import ConfigError
 from .instrument import Instrument
 from .privacy import complementary_suppression
+from .schema import _codes
 from .scoring import COHORT_ID, COHORT_NAME, OVERALL_ID, summarise
 
 logger = logging.getLogger(__name__)
@@ -70,9 +71,17 @@ def stats_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     return section
 
 
+def _categorical(values: pd.Series) -> pd.Categorical:
+    """``values`` as a categorical, factorising one value per run of equal values (the tables here
+    repeat a respondent's wave, council and key over consecutive rows)."""
+    codes, uniques = _codes(values)
+    return pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype=object))
+
+
 def _categorical_keys(frame: pd.DataFrame) -> pd.DataFrame:
     """Key columns as categoricals (one factorisation here instead of one per statistic)."""
-    cols = {c: frame[c].astype("category") for c in _KEYS if c in frame.columns and frame[c].dtype != "category"}
+    cols = {c: _categorical(frame[c]) for c in _KEYS if c in frame.columns
+            and not isinstance(frame[c].dtype, pd.CategoricalDtype)}
     return frame.assign(**cols) if cols else frame
 
 
@@ -294,7 +303,8 @@ def wave_statistics(*, responses: pd.DataFrame, respondent_scores: pd.DataFrame,
         out["wave_change"] = _label(change, names, council_names)
     else:
         out["wave_change"] = _empty_change()
-    out["perspective_scores"] = _perspective_scores(respondent_scores, instrument=instrument, settings=settings,
+    keyed = respondent_scores.assign(**{c: scores[c].to_numpy() for c in ("wave", "council_id", "level", "unit_id")})
+    out["perspective_scores"] = _perspective_scores(keyed, instrument=instrument, settings=settings,
                                                     threshold=st["threshold"])
     logger.info("statistics: %d council x unit rows, %d cohort units", len(agree), len(out["cohort_stats"]))
     return out
