@@ -86,8 +86,9 @@ previous_processed_dir: str = ""                  # the previous wave's processe
                           "fails when agreement or n is too low to report a council score without a caveat."),
         new_code_cell('''agreement = tables["enabler_scores"].query("scope == 'council'")[
     ["council_id", "unit_id", "n", "mean", "ci_low", "ci_high", "rwg_j", "ad_m", "polarisation", "aggregation_ok", "aggregation_note"]]
-display(Markdown(f"{int((~agreement['aggregation_ok']).sum())} of {len(agreement)} council x enabler scores fail the aggregation check."))
-reports.display_table(agreement)'''),
+display(Markdown(f"{int((~agreement['aggregation_ok']).sum())} of {len(agreement)} council x enabler scores fail the "
+                 "aggregation check (listed below; every row is in `enabler_scores.csv`)."))
+reports.display_table(agreement[~agreement["aggregation_ok"]])'''),
         new_markdown_cell("## Between councils and reliability\n\nPer enabler: ICC(1) (share of the variance that lies "
                           "between councils), ICC(2) (reliability of council means), the F test, Cronbach's alpha of the "
                           "statements with its 95% CI, and Kruskal-Wallis across councils with epsilon squared."),
@@ -99,8 +100,13 @@ reports.display_table(vs[(vs["level"] == "enabler") & (vs["p_holm"] < 0.05)])'''
         new_markdown_cell("## Change since the previous wave\n\nBootstrap 95% CI of the change in mean, Mann-Whitney "
                           "(Holm within the council) and, for respondents linked across waves, the paired Wilcoxon test."),
         new_code_cell('''change = tables["wave_change"]
-display(Markdown("No previous wave was processed." if change.empty else f"{len(change)} council x unit changes."))
-reports.display_table(change[change["level"] == "enabler"]) if not change.empty else None'''),
+if change.empty:
+    display(Markdown("No previous wave was processed."))
+else:
+    clear = change[(change["level"] == "enabler") & (change["p_holm"] < 0.05)]
+    display(Markdown(f"{len(change)} council x unit changes in `wave_change.csv`; {len(clear)} enabler changes with "
+                     "Holm-corrected p < 0.05 are listed."))
+    display(reports.display_table(clear))'''),
         new_markdown_cell("## Perspective breakdown\n\nScores by the perspective respondents answered from (service, "
                           "organisation, system); groups below the disclosure threshold, and the next smallest where "
                           "subtraction would reveal them, are flagged for suppression in reports."),

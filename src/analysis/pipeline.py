@@ -378,6 +378,11 @@ class WaveRun:
     reports_dir: Path
     manifest: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    # set while the wave runs (not part of the result's meaning)
+    started: float = 0.0
+    previous: Path | None = None
+    report_params: dict[str, Any] = field(default_factory=dict, repr=False)
+    bar: Any = field(default=None, repr=False)
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -387,10 +392,11 @@ def _rel(path: Path, root: Path) -> str:
         return path.as_posix()
 
 
-def _progress(total: int, desc: str, enabled: bool) -> Any:
+def _progress(total: int, desc: str, enabled: bool, position: int | None = None) -> Any:
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit="step", disable=not enabled, leave=True, file=sys.stderr)
+    return tqdm(total=total, desc=desc, unit="step", disable=not enabled, leave=True, file=sys.stderr,
+                position=position)
 
 
 def list_waves(raw_dir: Path, waves: Sequence[str] | None) -> list[str]:
@@ -473,52 +479,87 @@ def run_cohort(raw_dir: str | Path, *, waves: Sequence[str] | None = None, instr
     with contextlib.ExitStack() as stack:
         if pool is None:
             pool = stack.enter_context(KernelPool(default_kernels() if kernels is None else kernels, cwd=nb_dir))
-        for wave in wave_list:
-            run = _run_wave(pool, nb_dir, paths, raw, wave, previous=previous, instrument=instrument,
-                            settings_file=settings_file, keep_comments=keep_comments, skip_bad_files=skip_bad_files,
-                            is_synth=is_synth, run_id=run_id, progress=progress)
+        head = functools.partial(_wave_head, nb_dir=nb_dir, paths=paths, raw=raw, instrument=instrument,
+                                 settings_file=settings_file, keep_comments=keep_comments,
+                                 skip_bad_files=skip_bad_files, is_synth=is_synth, run_id=run_id, progress=progress)
+        head_future = pool.submit(functools.partial(head, wave=wave_list[0], previous=previous, position=0))
+        for i, wave in enumerate(wave_list):
+            run = head_future.result()  # notebooks 01-03 of this wave are done
+            head_future = None
+            if i + 1 < len(wave_list):
+                # The next wave's notebooks 01-03 (one kernel) overlap this wave's council packs (the
+                # other kernels): they only need this wave's processed tables, which exist now.
+                head_future = pool.submit(functools.partial(head, wave=wave_list[i + 1], previous=run.processed_dir,
+                                                            position=i + 1))
+            try:
+                _wave_packs(pool, run, nb_dir=nb_dir, raw=raw, instrument=instrument, settings_file=settings_file,
+                            keep_comments=keep_comments, skip_bad_files=skip_bad_files, is_synth=is_synth,
+                            run_id=run_id)
+            except BaseException:
+                if head_future is not None:  # let the overlapping wave finish or fail before leaving
+                    wait([head_future])
+                raise
             runs.append(run)
-            previous = run.processed_dir
     return runs
 
 
-def _run_wave(pool: KernelPool, nb_dir: Path, paths: dict[str, Any], raw: Path, wave: str, *,
-              previous: Path | None, instrument: str | None, settings_file: str | Path | None,
-              keep_comments: bool, skip_bad_files: bool, is_synth: bool, run_id: str, progress: bool) -> WaveRun:
-    """Execute the four notebooks for one wave on ``pool`` and write its manifest."""
-    from . import reports, steps
+def _wave_head(session: KernelSession, *, nb_dir: Path, paths: dict[str, Any], raw: Path, wave: str,
+               previous: Path | None, instrument: str | None, settings_file: str | Path | None,
+               keep_comments: bool, skip_bad_files: bool, is_synth: bool, run_id: str, progress: bool,
+               position: int) -> WaveRun:
+    """Notebooks 01-03 of one wave, one after another in ``session``, and the cohort report's HTML."""
+    from . import reports
 
     started = time.time()
     proc = paths["processed"] / wave
     rep = paths["reports"] / wave
     audit = rep / "notebooks"
     run = WaveRun(cohort=paths["cohort"], wave=wave, processed_dir=proc, reports_dir=rep)
+    run.started = started
+    run.previous = previous
     common = {"instrument": str(instrument or ""), "settings_file": str(settings_file or "")}
     p01 = {"raw_dir": str(raw), "wave": wave, "processed_dir": str(proc), "keys_dir": str(paths["keys"]),
            "keep_comments": keep_comments, "skip_bad_files": skip_bad_files} | common
     p02 = {"processed_dir": str(proc), "previous_processed_dir": str(previous) if previous else ""} | common
-    p_report = {"cohort": paths["cohort"], "wave": wave, "processed_dir": str(proc), "reports_dir": str(rep),
-                "synthetic": is_synth, "run_id": run_id,
-                "previous_processed_dir": str(previous) if previous else ""} | common
-    bar = _progress(3, f"wave {wave}", progress)
+    run.report_params = {"cohort": paths["cohort"], "wave": wave, "processed_dir": str(proc), "reports_dir": str(rep),
+                         "synthetic": is_synth, "run_id": run_id,
+                         "previous_processed_dir": str(previous) if previous else ""} | common
+    bar = _progress(3, f"wave {wave}", progress, position=position)
+    run.bar = bar
     try:
-        for name, params in ((NOTEBOOKS[0], p01), (NOTEBOOKS[1], p02), (NOTEBOOKS[2], p_report)):
+        for name, params in ((NOTEBOOKS[0], p01), (NOTEBOOKS[1], p02), (NOTEBOOKS[2], run.report_params)):
             bar.set_postfix_str(name)
             t0 = time.perf_counter()
-            pool.run(nb_dir / name, audit / name, params)
+            session.run(nb_dir / name, audit / name, params)
             run.timings[name] = time.perf_counter() - t0
             bar.update(1)
-        t0 = time.perf_counter()
-        reports.notebook_to_html(audit / NOTEBOOKS[2], rep / "cohort_report.html",
-                                 title=f"Cohort report: {paths['cohort']} {wave}")
-        run.timings["render_cohort_html"] = time.perf_counter() - t0
-        councils = steps.council_ids(proc, wave)
+    except BaseException:
+        bar.close()
+        raise
+    t0 = time.perf_counter()
+    reports.notebook_to_html(audit / NOTEBOOKS[2], rep / "cohort_report.html",
+                             title=f"Cohort report: {paths['cohort']} {wave}")
+    run.timings["render_cohort_html"] = time.perf_counter() - t0
+    return run
+
+
+def _wave_packs(pool: KernelPool, run: WaveRun, *, nb_dir: Path, raw: Path, instrument: str | None,
+                settings_file: str | Path | None, keep_comments: bool, skip_bad_files: bool, is_synth: bool,
+                run_id: str) -> None:
+    """One council pack per council of the wave, spread over the pool's kernels; then the manifest."""
+    from . import reports, steps
+
+    wave, rep, audit = run.wave, run.reports_dir, run.reports_dir / "notebooks"
+    bar = run.bar
+    try:
+        councils = steps.council_ids(run.processed_dir, wave)
         bar.total = 3 + len(councils)
         bar.refresh()
         t0 = time.perf_counter()
+
         def pack(session: KernelSession, *, item: str) -> None:
             nb = session.run(nb_dir / NOTEBOOKS[3], audit / "councils" / f"04_council_pack_{item}.ipynb",
-                             p_report | {"council_id": item})
+                             run.report_params | {"council_id": item})
             reports.notebook_to_html(nb, rep / "councils" / f"{item}.html", title=f"Insight pack {item} {wave}")
 
         for cid, _ in pool.map_unordered(pack, councils):  # one notebook per council, spread over the kernels
@@ -530,8 +571,7 @@ def _run_wave(pool: KernelPool, nb_dir: Path, paths: dict[str, Any], raw: Path, 
     run.manifest = write_manifest(run, raw=raw, instrument=instrument, settings_file=settings_file,
                                   parameters={"keep_comments": keep_comments, "skip_bad_files": skip_bad_files,
                                               "synthetic": is_synth, "councils": len(councils)},
-                                  run_id=run_id, started=started)
-    return run
+                                  run_id=run_id, started=run.started)
 
 
 def write_manifest(run: WaveRun, *, raw: Path, instrument: str | None, settings_file: str | Path | None,
