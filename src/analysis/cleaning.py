@@ -509,15 +509,16 @@ def classify_rows(data: pd.DataFrame, *, scores: pd.DataFrame, item_keys: Sequen
     n_rows = grid.shape[0]
     col_pos = {k: j for j, k in enumerate(data.columns)}
     codes, uniques = pd.factorize(grid.ravel(), use_na_sentinel=False)
-    u_text = np.empty(len(uniques), dtype=object)
-    u_filled = np.empty(len(uniques), dtype=bool)
-    u_frac = np.empty(len(uniques), dtype=bool)
-    for i, u in enumerate(uniques):  # loop over distinct values only
-        t = u if type(u) is str else ("" if _is_blank(u) else str(u))
-        u_text[i] = t
-        u_filled[i] = bool(t.strip())
-        n = _number(t) if u_filled[i] else None
-        u_frac[i] = n is not None and not n.is_integer()
+    u_text = np.asarray(uniques, dtype=object)
+    if not all(type(u) is str for u in u_text):  # data cells are text; anything else is made text
+        u_text = np.array(["" if _is_blank(u) else str(u) for u in u_text], dtype=object)
+    stripped = pd.Series(u_text, dtype=object).str.strip()
+    u_filled = (stripped != "").to_numpy(dtype=bool)
+    numeric = stripped.str.match(_NUMBER_RE.pattern).to_numpy(dtype=bool)  # distinct values only
+    u_frac = np.zeros(len(u_text), dtype=bool)
+    if numeric.any():
+        nums = pd.to_numeric(stripped[numeric], errors="coerce").to_numpy(dtype=float)
+        u_frac[np.flatnonzero(numeric)] = np.isfinite(nums) & (nums != np.floor(nums))
     codes = codes.reshape(grid.shape)
     filled = u_filled[codes] if grid.size else np.zeros(grid.shape, dtype=bool)
     blank = ~filled.any(axis=1)

@@ -359,18 +359,34 @@ def match_cells(cells: Sequence[str], *, instrument: Instrument, fuzzy_threshold
     if not uniq:
         return {}
     idx = _index(instrument)
-    sc = _score_columns([[c] for c in uniq], idx)
+    # (exact item, best item, best score) per cell text: a pure function of the text, kept across
+    # files (the top rows of a cohort's exports repeat their headers and answer labels)
+    cache = _CELL_CACHE.setdefault(id(idx), {})
+    todo = [t for t in uniq if t not in cache]
+    if todo:
+        if len(cache) > 100_000:
+            cache.clear()
+        sc = _compute_scores([[c] for c in todo], idx)
+        for c, text in enumerate(todo):  # loop over distinct new cells
+            best = int(np.argmax(sc.score[c])) if sc.score.shape[1] else -1
+            cache[text] = (sc.exact[c][0] if sc.exact[c] else None,
+                           idx.item_ids[best] if best >= 0 else None,
+                           float(sc.score[c, best]) if best >= 0 else 0.0)
     out: dict[str, str | None] = {}
-    for c, text in enumerate(uniq):  # loop over distinct cells
-        if sc.exact[c]:
-            out[text] = sc.exact[c][0]
+    for text in uniq:  # loop over distinct cells
+        exact, best_item, best_score = cache[text]
+        if exact:
+            out[text] = exact
         elif text in pinned:
             out[text] = f"pin:{text}"
-        elif sc.score.shape[1] and sc.score[c].max() >= fuzzy_threshold:
-            out[text] = idx.item_ids[int(np.argmax(sc.score[c]))]
+        elif best_item is not None and best_score >= fuzzy_threshold:
+            out[text] = best_item
         else:
             out[text] = None
     return out
+
+
+_CELL_CACHE: dict[int, dict[str, tuple[str | None, str | None, float]]] = {}
 
 
 def count_item_matches(cells: Sequence[str], *, instrument: Instrument, fuzzy_threshold: float,
