@@ -62,10 +62,10 @@ def test_empty_table_is_valid():
 @given(st.lists(st.one_of(st.sampled_from(["a", "b", "c", ""]), st.none(), st.just(np.nan)), max_size=40))
 def test_run_codes_equal_factorize(values):
     """The run-length factorisation behind the fast checks gives pd.factorize's answer."""
-    from analysis.schema import _codes
+    from analysis.schema import factorize_runs
 
     s = pd.Series(values, dtype=object)
-    codes, uniques = _codes(s)
+    codes, uniques = factorize_runs(s)
     ref_codes, ref_uniques = pd.factorize(s.to_numpy(dtype=object), use_na_sentinel=True)
     def decode(c, u):
         u = list(u)

@@ -177,13 +177,6 @@ display(Markdown(report.text["overview"]))'''),
         new_code_cell('reports.display_table(report.tables["enablers"])'),
         new_markdown_cell("## Groupings and overall"),
         new_code_cell('reports.display_table(report.tables["groupings"])'),
-        new_markdown_cell("## Between councils and reliability\n\nICC(1): the share of the variation in respondents' "
-                          "scores that lies between councils (0.05-0.20 is typical of organisations). ICC(2): how reliably "
-                          "a council's mean is measured (0.70 or more is reliable). Cronbach's alpha: whether an enabler's "
-                          "statements measure one thing (0.70 or more). Kruskal-Wallis: whether councils differ at all, "
-                          "with epsilon squared as the size of the difference. Formulas: `docs/methodology.md`."),
-        new_code_cell('''if "cohort_stats" in report.tables:
-    display(reports.display_table(report.tables["cohort_stats"]))'''),
         new_markdown_cell("## Change since the previous wave"),
         new_code_cell('''if "wave_change" in report.tables:
     display(reports.display_table(report.tables["wave_change"]))

@@ -50,7 +50,7 @@ def distinct_check(predicate: Any, name: str) -> pa.Check:
     is the column's own check)."""
 
     def check(series: pd.Series) -> pd.Series:
-        codes, uniques = _codes(series)
+        codes, uniques = factorize_runs(series)
         ok_u = np.fromiter((bool(predicate(u)) for u in uniques), dtype=bool, count=len(uniques))  # distinct values
         ok = np.ones(len(series), dtype=bool)
         present = codes >= 0
@@ -61,7 +61,7 @@ def distinct_check(predicate: Any, name: str) -> pa.Check:
     return pa.Check(check, name=name, error=name, ignore_na=False)
 
 
-def _codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def factorize_runs(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """``pd.factorize(series)`` computed on the first value of each run of equal values.
 
     The tidy table repeats each respondent's wave, council, key, form and file over consecutive
@@ -90,7 +90,7 @@ def _unique_rows(columns: list[str]) -> pa.Check:
     def check(df: pd.DataFrame) -> pd.Series:
         key = np.zeros(len(df), dtype=np.int64)
         for c in columns:  # loop over the key columns
-            codes, uniques = _codes(df[c])
+            codes, uniques = factorize_runs(df[c])
             key = pd.factorize(key * (len(uniques) + 1) + (codes + 1))[0].astype(np.int64)  # stays < len(df)
         return pd.Series(~pd.Series(key).duplicated(keep=False).to_numpy(), index=df.index)
 
@@ -170,8 +170,8 @@ def responses_schema(instrument: Instrument) -> pa.DataFrameSchema:
 
 def _pair_in(keys: pd.Series, values: pd.Series, mapping: dict[str, str]) -> pd.Series:
     """``values == keys.map(mapping)``, computed once per distinct (key, value) pair."""
-    kc, ku = _codes(keys)
-    vc, vu = _codes(values)
+    kc, ku = factorize_runs(keys)
+    vc, vu = factorize_runs(values)
     # ok[i, j]: key ku[i] maps to value vu[j] (a few dozen x a few values)
     expected = np.array([mapping.get(k) for k in ku], dtype=object)
     ok = expected[:, None] == np.asarray(vu, dtype=object)[None, :] if len(ku) and len(vu) else np.zeros((len(ku), len(vu)), bool)

@@ -35,7 +35,7 @@ from . import agreement, inference
 from .exceptions import ConfigError
 from .instrument import Instrument
 from .privacy import complementary_suppression
-from .schema import _codes
+from .schema import factorize_runs
 from .scoring import COHORT_ID, COHORT_NAME, OVERALL_ID, summarise
 
 logger = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def stats_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
 def _categorical(values: pd.Series) -> pd.Categorical:
     """``values`` as a categorical, factorising one value per run of equal values (the tables here
     repeat a respondent's wave, council and key over consecutive rows)."""
-    codes, uniques = _codes(values)
+    codes, uniques = factorize_runs(values)
     return pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype=object))
 
 
