@@ -520,8 +520,21 @@ def _rwg_j_columns(c: _Cells, sigma2: float) -> dict[str, np.ndarray]:
             "rwg_j_lindell": 1 - s / sigma2, "reason": _reasons(G, rules)}
 
 
-def _ad_columns(c: _Cells, centre: str) -> dict[str, np.ndarray]:
-    G, C = len(c.keys), len(c.cell_group)
+def _ad_columns(c: _Cells, centre: str, ad_cell: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """AD_M per group; ``ad_cell`` (each cell's mean absolute deviation) is computed from the rows
+    of ``c`` unless given."""
+    G = len(c.keys)
+    if ad_cell is None:
+        ad_cell = _ad_cells(c, centre)
+    rules = _item_reason_rules(c)
+    bad = np.logical_or.reduce([m for m, _ in rules])
+    ad = _div(np.bincount(c.cell_group, weights=np.nan_to_num(ad_cell), minlength=G), c.n_items)
+    return {"n": c.n_resp, "n_items": c.n_items, "ad_m": np.where(bad, np.nan, ad), "reason": _reasons(G, rules)}
+
+
+def _ad_cells(c: _Cells, centre: str) -> np.ndarray:
+    """Mean absolute deviation of each cell's answers from the cell's mean or median."""
+    C = len(c.cell_group)
     if centre == "mean":
         dev = c.x - c.mean_cell[c.cell]
     else:
@@ -535,11 +548,7 @@ def _ad_columns(c: _Cells, centre: str) -> dict[str, np.ndarray]:
         dev = c.x - mid[c.cell]
     np.abs(dev, out=dev)
     dev[~c.ok] = 0.0
-    ad_cell = _div(np.bincount(c.cell, weights=dev, minlength=C), c.n_cell)
-    rules = _item_reason_rules(c)
-    bad = np.logical_or.reduce([m for m, _ in rules])
-    ad = _div(np.bincount(c.cell_group, weights=np.nan_to_num(ad_cell), minlength=G), c.n_items)
-    return {"n": c.n_resp, "n_items": c.n_items, "ad_m": np.where(bad, np.nan, ad), "reason": _reasons(G, rules)}
+    return _div(np.bincount(c.cell, weights=dev, minlength=C), c.n_cell)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1352,19 +1361,27 @@ def cronbach_alpha(data: pd.DataFrame, *, respondent: Columns, item: str, value:
     st = _wide_columns(w)
     sum_var = np.bincount(w.cell_unit, weights=np.nan_to_num(st["var"]), minlength=U)
     n_t, mean_t, ss_t = _moments(w.wunit, st["total"], U, ok=w.complete, segments=w.segments)
+    return _alpha_frame(w.keys, w.n, w.n_items, sum_var, n_t, mean_t, ss_t, ci)
+
+
+def _alpha_frame(keys: pd.DataFrame, n: np.ndarray, n_items: np.ndarray, sum_var: np.ndarray, n_t: np.ndarray,
+                 mean_t: np.ndarray, ss_t: np.ndarray, ci: float) -> pd.DataFrame:
+    """The table of :func:`cronbach_alpha` from, per unit: complete respondents ``n``, items ``k``,
+    the sum of the item variances and the count, mean and sum of squares of the total score."""
+    U = len(keys)
     var_t = np.where(_zero(ss_t, n_t, mean_t), 0.0, _div(ss_t, (n_t - 1).astype(float)))
-    k = w.n_items.astype(float)
-    rules = [(w.n_items < 2, "fewer than 2 items, so alpha is undefined"),
-             (w.n < 2, "fewer than 2 respondents answered every item"),
+    k = n_items.astype(float)
+    rules = [(n_items < 2, "fewer than 2 items, so alpha is undefined"),
+             (n < 2, "fewer than 2 respondents answered every item"),
              (var_t == 0, "the total score has zero variance")]
     bad = np.logical_or.reduce([m for m, _ in rules])
     a = np.where(bad, np.nan, _alpha(k, sum_var, var_t))
-    df1 = np.maximum(w.n - 1, 1).astype(float)
+    df1 = np.maximum(n - 1, 1).astype(float)
     df2 = df1 * np.maximum(k - 1, 1)
     lo_ = np.where(bad, np.nan, 1 - (1 - a) * stats.f.isf((1 - ci) / 2, df1, df2))
     hi_ = np.where(bad, np.nan, 1 - (1 - a) * stats.f.isf((1 + ci) / 2, df1, df2))
-    return _result(w.keys, {"n": w.n, "n_items": w.n_items, "alpha": a, "ci_low": lo_, "ci_high": hi_,
-                            "reason": _reasons(U, rules)})
+    return _result(keys, {"n": n, "n_items": n_items, "alpha": a, "ci_low": lo_, "ci_high": hi_,
+                          "reason": _reasons(U, rules)})
 
 
 @_share_docs
@@ -1423,16 +1440,25 @@ def item_total(data: pd.DataFrame, *, respondent: Columns, item: str, value: str
     1      S2           1.0
     """
     w = _wide(data, respondent=respondent, item=item, value=value, by=by)
-    U = len(w.keys)
-    C = len(w.cell_unit)
-    st = _wide_columns(w, rest=True)
+    keys = w.keys.iloc[w.cell_unit].reset_index(drop=True)
+    keys[item] = pd.Series(w.items.take(w.cell_item))
+    return _item_total_frame(keys, w.cell_unit, w.n, w.n_items, _wide_columns(w, rest=True))
+
+
+def _item_total_frame(keys: pd.DataFrame, cell_unit: np.ndarray, n_unit: np.ndarray, n_items: np.ndarray,
+                      st: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The table of :func:`item_total` from, per cell (unit x item; ``keys``, ``cell_unit``), the
+    sums of squares and cross-products of :func:`_wide_columns` (``rest=True``) and, per unit,
+    the complete respondents ``n_unit`` and items ``n_items``."""
+    U = len(n_unit)
+    C = len(cell_unit)
     sxx, ss_r, var_c, var_rest = st["sxx"], st["srr"], st["var"], st["var_rest"]
     with np.errstate(invalid="ignore", divide="ignore"):
         r = st["sxr"] / np.sqrt(sxx * ss_r)
-    sum_var = np.bincount(w.cell_unit, weights=np.nan_to_num(var_c), minlength=U)
-    k = w.n_items[w.cell_unit].astype(float)
-    a_del = _alpha(k - 1, sum_var[w.cell_unit] - var_c, var_rest)
-    n = w.n[w.cell_unit]
+    sum_var = np.bincount(cell_unit, weights=np.nan_to_num(var_c), minlength=U)
+    k = n_items[cell_unit].astype(float)
+    a_del = _alpha(k - 1, sum_var[cell_unit] - var_c, var_rest)
+    n = n_unit[cell_unit]
     flat = _zero(sxx, n, st["mean"]) | _zero(ss_r, n, st["mean_rest"])
     rules = [(k < 2, "fewer than 2 items, so there is no rest score"),
              (n < 2, "fewer than 2 respondents answered every item"),
@@ -1441,8 +1467,6 @@ def item_total(data: pd.DataFrame, *, respondent: Columns, item: str, value: str
     bad_r = np.logical_or.reduce([m for m, _ in rules[:3]])
     r = np.where(bad_r, np.nan, r)
     a_del = np.where(bad_r | (k < 3), np.nan, a_del)
-    keys = w.keys.iloc[w.cell_unit].reset_index(drop=True)
-    keys[item] = pd.Series(w.items.take(w.cell_item))
     return _result(keys, {"n": n, "n_items": k.astype(np.int64), "item_total_r": r, "alpha_if_deleted": a_del,
                           "reason": _reasons(C, rules)})
 
@@ -1604,8 +1628,23 @@ def agreement_table(responses: pd.DataFrame, *, by: Columns, item: str, value: s
     by_ = _cols(by, "by")
     sigma2 = _null_variance(n_options, null_variance)
     cells = _item_cells(responses, by=by_, item=item, value=value, respondent=respondent, missing=missing)
+    return _agreement_frame(cells, None, by=by_, value=value, sigma2=sigma2, unit_scores=unit_scores,
+                            unit_by=unit_by, unit_value=unit_value, n_options=n_options, min_n=min_n,
+                            rwg_min=rwg_min, ad_max=ad_max, low_max=low_max, high_min=high_min)
+
+
+def _agreement_frame(cells: _Cells, ad_cell: np.ndarray | None, *, by: list[str], value: str, sigma2: float,
+                     unit_scores: pd.DataFrame | None, unit_by: Columns | None, unit_value: str | None,
+                     n_options: int, min_n: int, rwg_min: float, ad_max: float | None, low_max: float,
+                     high_min: float) -> pd.DataFrame:
+    """The table of :func:`agreement_table` from the item cells of its groups.
+
+    ``ad_cell``: each cell's mean absolute deviation from the cell mean; computed from the rows of
+    ``cells`` when None (a caller that has it from elsewhere passes it, and ``unit_scores``).
+    """
+    by_ = by
     rj = _rwg_j_columns(cells, sigma2)
-    ad = _ad_columns(cells, "mean")
+    ad = _ad_columns(cells, "mean", ad_cell)
     cols = {k: rj[k] for k in ("n", "n_items", "mean_item_variance", "rwg_j", "rwg_j_lindell")}
     cols["ad_m"] = ad["ad_m"]
     out = _result(cells.keys, cols)

@@ -187,6 +187,8 @@ def _encode(col: pd.Series, *, name: str) -> tuple[np.ndarray, np.ndarray]:
     Consecutive equal values are collapsed first (tables are usually sorted by council and
     respondent), so hashing runs over the runs, not the rows. Raises on missing keys.
     """
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return _encode_categorical(col, name=name)
     arr = col.to_numpy()
     n = len(arr)
     codes = uniques = None
@@ -214,6 +216,22 @@ def _encode(col: pd.Series, *, name: str) -> tuple[np.ndarray, np.ndarray]:
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
     return rank[codes], uniques[order]
+
+
+def _encode_categorical(col: pd.Series, *, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_encode` of a categorical column from its codes (no hashing): the same codes and
+    values as the general path, which would factorise ``col.to_numpy()``."""
+    cat_codes = col.cat.codes.to_numpy()
+    if (cat_codes < 0).any():
+        raise SchemaMismatchError(f"key column {name!r} has {int((cat_codes < 0).sum())} missing value(s)",
+                                  column=name,
+                                  hint="Every row needs a value in the key columns; drop or fill those rows first.")
+    used = np.flatnonzero(np.bincount(cat_codes, minlength=len(col.cat.categories)))
+    uniques = np.asarray(pd.Categorical.from_codes(used, dtype=col.dtype))   # as col.to_numpy() gives them
+    order = _sort_order(uniques)
+    rank = np.full(len(col.cat.categories), -1, dtype=np.int64)
+    rank[used[order]] = np.arange(len(order))
+    return rank[cat_codes], uniques[order]
 
 
 def _periodic(arr: np.ndarray, max_period: int = 4096) -> tuple[np.ndarray | None, np.ndarray | None]:

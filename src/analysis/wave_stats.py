@@ -25,7 +25,8 @@ the vectorised statistics factorise integers rather than strings.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -85,6 +86,23 @@ def _categorical_keys(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(**cols) if cols else frame
 
 
+def _concat_keyed(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Stack tables whose key columns are categoricals, keeping the keys categorical (the union of
+    the categories) rather than turning them into text and factorising them again."""
+    cols = {}
+    for c in frames[0].columns:
+        parts = [f[c] for f in frames]
+        cols[c] = None
+        if all(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
+            try:
+                cols[c] = pd.api.types.union_categoricals(parts, ignore_order=True)
+            except TypeError:  # categories of different types
+                pass
+        if cols[c] is None:
+            cols[c] = pd.concat(parts, ignore_index=True)
+    return pd.DataFrame(cols)
+
+
 def _plain_keys(frame: pd.DataFrame) -> pd.DataFrame:
     """Categorical columns back to ``str`` (outputs keep the table contracts of ``analysis.io``)."""
     cols = {c: frame[c].astype("str") for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)}
@@ -113,6 +131,306 @@ def unit_responses(responses: pd.DataFrame, *, instrument: Instrument, form: str
             unit_id=pd.Categorical.from_codes(codes, categories=unit_cats)))
     out = pd.concat(parts, ignore_index=True)  # categoricals with equal categories stay categorical
     return out[["wave", "council_id", "respondent_key", "level", "unit_id", "item_id", "score"]]
+
+
+# --------------------------------------------------------------------------------------------
+# dense fast path: the answers as one (statements x respondents) matrix
+# --------------------------------------------------------------------------------------------
+# The item-level statistics (rwg(j), AD_M, alpha, item-total) of a grouping or of the overall score
+# use the same answers as those of its enablers. Rather than labelling each answer with its three
+# units (:func:`unit_responses`, 3 x 6.6 M rows at national scale) and grouping the rows again,
+# the answers are laid out once as a dense matrix; per council x statement sums give the
+# itemwise rwg(j) and AD_M of every unit, and alpha works on each unit's columns. The tables are
+# those of :func:`agreement.agreement_table`, :func:`agreement.cronbach_alpha` and
+# :func:`agreement.item_total` on :func:`unit_responses` (``tests/test_wave_stats.py`` checks it
+# on random cohorts); anything unusual (listwise deletion, duplicate answers, missing keys, a
+# statement filed under two enablers) goes the general way, which also reports the problem.
+
+#: Compute the item-level statistics on the dense matrix when possible (tests switch it off to
+#: compare with the general path).
+_DENSE = True
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Codes of the answer rows: respondent, statement and the row subsets the statistics use."""
+
+    resp: np.ndarray            # row -> respondent (numbered in wave, council, key order)
+    item: np.ndarray            # row -> statement code
+    score: np.ndarray           # row -> answer
+    n_resp: int
+    items: pd.Index             # statement labels (by code)
+    item_enabler: np.ndarray    # statement code -> enabler position in the instrument (-1: no rows)
+    resp_wave: np.ndarray       # respondent -> wave code
+    resp_council: np.ndarray    # respondent -> council code
+    waves: pd.Index
+    councils: pd.Index
+    main: np.ndarray | None     # rows on their council's main form (None: all rows)
+    full: np.ndarray | None     # rows on the full form (None: all rows)
+    wave_rank: np.ndarray       # sort rank of each wave code among the full-form rows
+    item_rank: np.ndarray       # sort rank of each statement code among the full-form rows
+
+
+def _codes(s: pd.Series) -> tuple[np.ndarray, pd.Index, bool]:
+    """Integer codes (-1 = missing), categories and whether the column was categorical, numbered as
+    :func:`_categorical_keys` numbers them."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return s.cat.codes.to_numpy().astype(np.int64), s.cat.categories, True
+    cat = _categorical(s)
+    return cat.codes.astype(np.int64), cat.categories, False
+
+
+def _rank(codes: np.ndarray, n_codes: int, categorical: bool, mask: np.ndarray | None) -> np.ndarray:
+    """Sort rank of each code as :func:`_categorical_keys` numbers the rows of ``mask``: the
+    category order, or the order of first appearance among those rows."""
+    if categorical:
+        return np.arange(n_codes)
+    seen = pd.unique(codes if mask is None else codes[mask])          # in order of first appearance
+    rank = np.full(n_codes, len(seen), dtype=np.int64)
+    rank[seen] = np.arange(len(seen))
+    return rank
+
+
+def _answer_rows(responses: pd.DataFrame, instrument: Instrument) -> _Rows | None:
+    """The codes the dense path needs, or None when it does not apply (the general path then
+    computes the same tables, or raises the general path's error)."""
+    needed = ("wave", "council_id", "respondent_key", "item_id", "enabler_id", "form", "score")
+    if any(c not in responses.columns for c in needed) or not len(responses):
+        return None
+    s = responses["score"]
+    if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        return None
+    score = s.to_numpy(dtype="float64", na_value=np.nan)
+    if np.isinf(score).any():
+        return None
+    (w, waves, w_cat), (c, councils, _), (k, keys, _), (it, items, i_cat), (e, enablers, _), (f, forms, _) = (
+        _codes(responses[col]) for col in needed[:6])
+    if min(int(a.min()) for a in (w, c, k, it, e)) < 0:
+        return None
+    e_pos = pd.Index(instrument.enabler_ids).get_indexer(pd.Index(enablers).astype("str"))
+    e = e_pos[e]
+    if (e < 0).any():
+        return None
+    n_items = len(items)
+    item_enabler = np.full(n_items, -1, dtype=np.int64)
+    item_enabler[it] = e
+    if (item_enabler[it] != e).any():                     # a statement under two enablers
+        return None
+    nc, nk = len(councils), len(keys)
+    if len(waves) * nc * nk >= 2 ** 62 or n_items * nk * max(len(waves), 1) * nc >= 2 ** 62:
+        return None
+    comb = (w * nc + c) * nk + k
+    heads = np.flatnonzero(np.r_[True, comb[1:] != comb[:-1]])
+    uniq, inv = np.unique(comb[heads], return_inverse=True)
+    resp = np.repeat(inv.ravel(), np.diff(np.append(heads, len(comb))))
+    n_resp = len(uniq)
+    slot = it * n_resp + resp
+    if np.bincount(slot, minlength=n_items * n_resp).max() > 1:   # a duplicate answer
+        return None
+    resp_wave, resp_council = uniq // (nc * nk), (uniq // nk) % nc
+    # each council's main form, from the form of each respondent's first row (as _main_form)
+    first_head = np.unique(inv.ravel(), return_index=True)[1]
+    first_form = f[heads[first_head]]
+    loc = {str(v): i for i, v in enumerate(forms)}
+    full_code, short_code = loc.get("full", -2), loc.get("short", -2)
+    grp, grp_of_resp = np.unique(resp_wave * nc + resp_council, return_inverse=True)
+    n_full = np.bincount(grp_of_resp, weights=first_form == full_code, minlength=len(grp))
+    n_short = np.bincount(grp_of_resp, weights=first_form == short_code, minlength=len(grp))
+    main_form = np.where(n_short > n_full, short_code, full_code)
+    main = f == main_form[grp_of_resp.ravel()[resp]]
+    full = f == full_code
+    main_ = None if main.all() else main
+    full_ = None if full.all() else full
+    return _Rows(resp=resp, item=it, score=score, n_resp=n_resp, items=items, item_enabler=item_enabler,
+                 resp_wave=resp_wave, resp_council=resp_council, waves=waves, councils=councils,
+                 main=main_, full=full_,
+                 wave_rank=_rank(w, len(waves), w_cat, full_), item_rank=_rank(it, n_items, i_cat, full_))
+
+
+def _matrix(rows: _Rows, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(answers, has a row): (statements x respondents) matrices of the rows in ``mask``; an
+    answer is NaN where the respondent left it blank or has no row for it."""
+    shape = (len(rows.items), rows.n_resp)
+    slot = rows.item * rows.n_resp + rows.resp
+    score = rows.score
+    if mask is not None:
+        slot, score = slot[mask], score[mask]
+    x = np.full(shape[0] * shape[1], np.nan)
+    x[slot] = score
+    has = np.zeros(shape[0] * shape[1], dtype=bool)
+    has[slot] = True
+    return x.reshape(shape), has.reshape(shape)
+
+
+def _unit_membership(rows: _Rows, instrument: Instrument) -> tuple[np.ndarray, list[str]]:
+    """(statements x units) membership: each statement's enabler, its grouping and overall."""
+    e_ids, g_ids = instrument.enabler_ids, instrument.grouping_ids
+    g_of_e = pd.Index(g_ids).get_indexer(instrument.enablers.set_index("enabler_id").loc[e_ids, "grouping_id"])
+    units = [*e_ids, *g_ids, OVERALL_ID]
+    member = np.zeros((len(rows.items), len(units)), dtype=bool)
+    has = np.flatnonzero(rows.item_enabler >= 0)
+    e = rows.item_enabler[has]
+    member[has, e] = True
+    member[has, len(e_ids) + g_of_e[e]] = True
+    member[has, -1] = True
+    return member, units
+
+
+def _segments_of(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted codes -> (first position, code) of each run."""
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    return starts, codes[starts]
+
+
+def _dense_cells(x: np.ndarray, has: np.ndarray, seg: np.ndarray, seg_start: np.ndarray, member: np.ndarray,
+                 key_frame: Callable[[np.ndarray, np.ndarray], pd.DataFrame]) -> tuple[Any, np.ndarray]:
+    """The item cells of :func:`agreement._item_cells` (itemwise) for groups = segment x unit.
+
+    ``seg``: segment of each respondent (non-decreasing; a segment is a wave x council, or a wave
+    for the pooled cohort); ``key_frame(segments, units)`` gives the groups' key columns. Returns
+    the cells and each cell's mean absolute deviation.
+    """
+    n_items, n_r = x.shape
+    n_seg, n_units = len(seg_start), member.shape[1]
+    size = n_items * n_seg
+    codes = (np.arange(n_items)[:, None] * n_seg + seg[None, :]).reshape(-1)
+    flat = x.reshape(-1)
+    ok = ~np.isnan(flat)
+    n_cell, mean_cell, ss_cell = agreement._moments(codes, flat, size, ok)     # as the general path
+    var_cell = np.where(n_cell >= 2, ss_cell / np.maximum(n_cell - 1, 1), np.nan)
+    dev = flat - mean_cell[codes]
+    np.abs(dev, out=dev)
+    dev[~ok] = 0.0
+    ad = agreement._div(np.bincount(codes, weights=dev, minlength=size), n_cell)
+    del dev, codes
+    present = np.add.reduceat(has, seg_start, axis=1) > 0 if n_r else np.zeros((n_items, n_seg), dtype=bool)
+    # respondents with at least one answer to a unit's statements, per segment x unit
+    answered = ~np.isnan(x)
+    n_resp = np.empty((n_seg, n_units), dtype=np.int64)
+    for u in range(n_units):      # loop over the 15 units
+        any_u = answered[member[:, u]].any(axis=0)
+        n_resp[:, u] = np.add.reduceat(any_u.astype(np.int64), seg_start) if n_r else 0
+    # cells: segment x unit x statement, statements of the unit present in the segment
+    in_cell = present.T[:, None, :] & member.T[None, :, :]
+    s_i, u_i, i_i = np.nonzero(in_cell)
+    n_items_g = in_cell.sum(axis=2)                       # (segments, units)
+    g_s, g_u = np.nonzero(n_items_g > 0)                  # groups, sorted by segment then unit
+    gid = np.full((n_seg, n_units), -1, dtype=np.int64)
+    gid[g_s, g_u] = np.arange(len(g_s))
+    cell_group = gid[s_i, u_i]
+    c_flat = i_i * n_seg + s_i
+    n_c = n_cell[c_flat]
+    cells = agreement._Cells(
+        keys=key_frame(g_s, g_u), cell=np.zeros(0, dtype=np.int64), x=np.zeros(0), ok=np.zeros(0, dtype=bool),
+        cell_group=cell_group, n_items=n_items_g[g_s, g_u].astype(np.int64), n_resp=n_resp[g_s, g_u],
+        n_cell=n_c, mean_cell=mean_cell[c_flat], var_cell=var_cell[c_flat],
+        n_answers=np.bincount(cell_group, weights=n_c, minlength=len(g_s)).astype(np.int64), listwise=False)
+    return cells, ad[c_flat]
+
+
+def _dense_agreement(rows: _Rows, instrument: Instrument, scores: pd.DataFrame, st: Mapping[str, Any],
+                     n_options: int) -> pd.DataFrame:
+    """:func:`_agreement` on the dense matrix of the main-form answers (itemwise missing data)."""
+    x, has = _matrix(rows, rows.main)
+    member, units = _unit_membership(rows, instrument)
+    unit_cat = pd.CategoricalDtype(units)
+    kw = dict(value="score", sigma2=agreement._null_variance(n_options, st.get("null_variance")),
+              unit_value="score", n_options=n_options, min_n=st["threshold"], rwg_min=float(st["rwg_min"]),
+              ad_max=st.get("ad_max"), low_max=float(st["polarisation_low_max"]),
+              high_min=float(st["polarisation_high_min"]))
+    # councils: segments = wave x council (respondents are numbered in that order)
+    wc = rows.resp_wave * len(rows.councils) + rows.resp_council
+    seg_start, seg_wc = _segments_of(wc)
+    seg = np.repeat(np.arange(len(seg_start)), np.diff(np.append(seg_start, len(wc))))
+    s_wave, s_council = seg_wc // len(rows.councils), seg_wc % len(rows.councils)
+
+    def council_keys(s: np.ndarray, u: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame({"wave": pd.Categorical.from_codes(s_wave[s], dtype=pd.CategoricalDtype(rows.waves)),
+                             "council_id": pd.Categorical.from_codes(s_council[s],
+                                                                     dtype=pd.CategoricalDtype(rows.councils)),
+                             "unit_id": pd.Categorical.from_codes(u, dtype=unit_cat)})
+
+    by = ["wave", "council_id", "unit_id"]
+    cells, ad = _dense_cells(x, has, seg, seg_start, member, council_keys)
+    councils = agreement._agreement_frame(cells, ad, by=by, unit_scores=scores, unit_by=by, **kw)
+    # the pooled cohort: segments = waves
+    w_start, w_code = _segments_of(rows.resp_wave)
+    w_seg = np.repeat(np.arange(len(w_start)), np.diff(np.append(w_start, rows.n_resp)))
+
+    def wave_keys(s: np.ndarray, u: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame({"wave": pd.Categorical.from_codes(w_code[s], dtype=pd.CategoricalDtype(rows.waves)),
+                             "unit_id": pd.Categorical.from_codes(u, dtype=unit_cat)})
+
+    cells, ad = _dense_cells(x, has, w_seg, w_start, member, wave_keys)
+    del x, has
+    pooled = agreement._agreement_frame(cells, ad, by=["wave", "unit_id"], unit_scores=scores,
+                                        unit_by=["wave", "unit_id"], **kw)
+    return pd.concat([_plain_keys(councils), _plain_keys(pooled).assign(council_id=COHORT_ID)], ignore_index=True)
+
+
+def _dense_reliability(rows: _Rows, instrument: Instrument, ci: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Cronbach's alpha and item-total correlations per wave x unit over the full-form answers, as
+    :func:`agreement.cronbach_alpha` and :func:`agreement.item_total` on :func:`unit_responses`
+    with ``form='full'`` (respondent = council x key, listwise deletion within each unit)."""
+    x, has = _matrix(rows, rows.full)
+    member, units = _unit_membership(rows, instrument)
+    w_start, w_code = _segments_of(rows.resp_wave)
+    w_end = np.append(w_start[1:], rows.n_resp)
+    wave_rank, item_rank = rows.wave_rank, rows.item_rank
+    a_keys: list[tuple[int, int]] = []
+    a_cols: dict[str, list[float]] = {k: [] for k in ("n", "n_items", "sum_var", "mean_t", "ss_t")}
+    t_keys: list[tuple[int, int, np.ndarray]] = []
+    t_cols: dict[str, list[np.ndarray]] = {k: [] for k in ("sxx", "srr", "sxr", "var", "var_rest", "mean",
+                                                           "mean_rest")}
+    t_unit: list[np.ndarray] = []
+    for j in np.argsort(wave_rank[w_code], kind="stable"):           # waves in the general path's order
+        r0, r1 = w_start[j], w_end[j]
+        present = has[:, r0:r1].any(axis=1)
+        for u in range(len(units)):                                  # loop over the 15 units
+            its = np.flatnonzero(member[:, u] & present)
+            if not len(its):
+                continue
+            its = its[np.argsort(item_rank[its], kind="stable")]
+            sub = x[its, r0:r1]
+            # respondents who answered every item; C order, so that sums along a row are pairwise
+            xc = np.ascontiguousarray(sub[:, ~np.isnan(sub).any(axis=0)])
+            n = xc.shape[1]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mx = xc.sum(axis=1) / n if n else np.full(len(its), np.nan)
+                d = xc - mx[:, None]
+                total = xc.sum(axis=0)
+                mean_t = total.sum() / n if n else np.nan
+                dt = total - mean_t
+                dr = dt[None, :] - d                                  # deviations of the rest scores
+                sxx, srr, sxr = (d * d).sum(axis=1), (dr * dr).sum(axis=1), (d * dr).sum(axis=1)
+                var = agreement._div(sxx, np.full(len(its), n - 1.0))
+                var_rest = agreement._div(srr, np.full(len(its), n - 1.0))
+            a_keys.append((int(w_code[j]), u))
+            for name, v in (("n", n), ("n_items", len(its)), ("sum_var", float(np.nan_to_num(var).sum())),
+                            ("mean_t", mean_t), ("ss_t", float((dt * dt).sum()))):
+                a_cols[name].append(v)
+            t_keys.append((int(w_code[j]), u, its))
+            for name, v in (("sxx", sxx), ("srr", srr), ("sxr", sxr), ("var", var), ("var_rest", var_rest),
+                            ("mean", mx), ("mean_rest", mean_t - mx)):
+                t_cols[name].append(np.asarray(v, dtype=float))
+            t_unit.append(np.full(len(its), len(a_keys) - 1))
+    del x, has
+    wave_dt, unit_dt = pd.CategoricalDtype(rows.waves), pd.CategoricalDtype(units)
+    n = np.asarray(a_cols["n"], dtype=np.int64)
+    n_items = np.asarray(a_cols["n_items"], dtype=np.int64)
+    a_w = np.asarray([k[0] for k in a_keys], dtype=np.int64)
+    a_u = np.asarray([k[1] for k in a_keys], dtype=np.int64)
+    keys = pd.DataFrame({"wave": pd.Categorical.from_codes(a_w, dtype=wave_dt),
+                         "unit_id": pd.Categorical.from_codes(a_u, dtype=unit_dt)})
+    alpha = agreement._alpha_frame(keys, n, n_items, np.asarray(a_cols["sum_var"]), n,
+                                   np.asarray(a_cols["mean_t"], dtype=float), np.asarray(a_cols["ss_t"]), ci)
+    cell_unit = np.concatenate(t_unit) if t_unit else np.zeros(0, dtype=np.int64)
+    cell_item = np.concatenate([k[2] for k in t_keys]) if t_keys else np.zeros(0, dtype=np.int64)
+    t_frame = keys.iloc[cell_unit].reset_index(drop=True)
+    t_frame["item_id"] = pd.Series(pd.Categorical.from_codes(cell_item, dtype=pd.CategoricalDtype(rows.items)))
+    st_ = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in t_cols.items()}
+    item_total = agreement._item_total_frame(t_frame, cell_unit, n, n_items, st_)
+    return _plain_keys(alpha), _plain_keys(item_total)
 
 
 def _main_form(responses: pd.DataFrame) -> pd.DataFrame:
@@ -173,13 +491,14 @@ def _enrich(summary: pd.DataFrame, boot: pd.DataFrame, agree: pd.DataFrame) -> p
     return out
 
 
-def _cohort_stats(scores: pd.DataFrame, units: pd.DataFrame, st: Mapping[str, Any],
-                  names: Mapping[str, tuple[str, str]]) -> pd.DataFrame:
-    councils = scores[scores["council_id"].astype("str") != COHORT_ID]
+def _cohort_stats(scores: pd.DataFrame, alpha: pd.DataFrame, names: Mapping[str, tuple[str, str]]) -> pd.DataFrame:
+    """ICC, Kruskal-Wallis and ``alpha`` (:func:`agreement.cronbach_alpha` per wave x unit) in one
+    row per unit."""
+    councils = scores
+    if COHORT_ID in scores["council_id"].cat.categories:
+        councils = scores[scores["council_id"].astype("str") != COHORT_ID]
     icc = _plain_keys(agreement.icc_anova(councils, group="council_id", value="score", by=["wave", "unit_id"]))
     kw = _plain_keys(inference.kruskal_wallis(councils, by=("wave", "unit_id"), group="council_id", value="score"))
-    alpha = _plain_keys(agreement.cronbach_alpha(units, respondent=["council_id", "respondent_key"], item="item_id",
-                                                 value="score", by=["wave", "unit_id"], ci=float(st["confidence"])))
     keys = ["wave", "unit_id"]
     out = icc.rename(columns={"n_groups": "n_councils", "p_value": "f_p_value", "reason": "icc_reason"})
     out = out.merge(alpha.rename(columns={"n": "alpha_n", "ci_low": "alpha_ci_low", "ci_high": "alpha_ci_high",
@@ -270,18 +589,27 @@ def wave_statistics(*, responses: pd.DataFrame, respondent_scores: pd.DataFrame,
     council_names[COHORT_ID] = COHORT_NAME
     scores = _categorical_keys(respondent_scores[["wave", "council_id", "respondent_key", "perspective", "level",
                                                   "unit_id", "score"]])
-    units = unit_responses(responses, instrument=instrument)
+    rows = _answer_rows(responses, instrument) if _DENSE and st["rwg_missing"] == "itemwise" else None
     boot = _bootstrap(scores, st)
-    agree = _agreement(units, scores, st, n_options)
+    if rows is not None:
+        agree = _dense_agreement(rows, instrument, scores, st, n_options)
+    else:
+        agree = _agreement(unit_responses(responses, instrument=instrument), scores, st, n_options)
     out: dict[str, pd.DataFrame] = {
         "enabler_scores": _enrich(enabler_scores, boot, agree),
         "grouping_scores": _enrich(grouping_scores, boot, agree),
     }
     # reliability of the full form's statements (the short form has one item per enabler)
-    full = unit_responses(responses, instrument=instrument, form="full")
-    out["cohort_stats"] = _cohort_stats(scores, full, st, names)
-    item_total = _plain_keys(agreement.item_total(full, respondent=["council_id", "respondent_key"], item="item_id",
-                                                  value="score", by=["wave", "unit_id"]))
+    if rows is not None:
+        alpha, item_total = _dense_reliability(rows, instrument, float(st["confidence"]))
+        del rows
+    else:
+        full = unit_responses(responses, instrument=instrument, form="full")
+        kw = dict(respondent=["council_id", "respondent_key"], item="item_id", value="score", by=["wave", "unit_id"])
+        alpha = _plain_keys(agreement.cronbach_alpha(full, ci=float(st["confidence"]), **kw))
+        item_total = _plain_keys(agreement.item_total(full, **kw))
+        del full
+    out["cohort_stats"] = _cohort_stats(scores, alpha, names)
     out["item_total"] = _label(item_total, names, council_names, council=None)
     vs = _plain_keys(inference.council_vs_rest(scores, by=("wave", "unit_id"), group="council_id", value="score",
                                                family=("wave", "council_id", "level")))
@@ -290,8 +618,7 @@ def wave_statistics(*, responses: pd.DataFrame, respondent_scores: pd.DataFrame,
     if previous_scores is not None and len(previous_scores):
         prev = _categorical_keys(previous_scores[["wave", "council_id", "respondent_key", "perspective", "level",
                                                   "unit_id", "score"]])
-        both = pd.concat([_plain_keys(prev), _plain_keys(scores)], ignore_index=True)
-        change = inference.wave_change(_categorical_keys(both), group="council_id", unit="unit_id", wave="wave",
+        change = inference.wave_change(_concat_keyed([prev, scores]), group="council_id", unit="unit_id", wave="wave",
                                        respondent="respondent_key", value="score",
                                        n_resamples=int(st["bootstrap_resamples"]), ci=float(st["confidence"]),
                                        seed=int(st["seed"]), family=("council_id", "level", "wave_from", "wave_to"),
