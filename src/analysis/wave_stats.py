@@ -508,7 +508,9 @@ def _cohort_stats(scores: pd.DataFrame, alpha: pd.DataFrame, names: Mapping[str,
     reasons = out[["icc_reason", "alpha_reason", "kw_reason"]].astype("object")
     labelled = [reasons[c].map(lambda r, p=p: f"{p}: {r}" if isinstance(r, str) and r else None)
                 for c, p in zip(reasons.columns, ("ICC", "alpha", "Kruskal-Wallis"), strict=True)]
-    out["reason"] = pd.concat(labelled, axis=1).apply(lambda row: "; ".join(v for v in row if v), axis=1) \
+    # (a column mixing reasons and None comes back from .map as text with NaN for None)
+    out["reason"] = pd.concat(labelled, axis=1).apply(
+        lambda row: "; ".join(v for v in row if isinstance(v, str) and v), axis=1) \
         if len(out) else pd.Series(dtype="object")  # one row per unit (a few dozen)
     out["level"] = out["unit_id"].map(lambda u: names[u][0])
     out["unit_name"] = out["unit_id"].map(lambda u: names[u][1])
