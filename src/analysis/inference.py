@@ -265,6 +265,8 @@ def _dense(key: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     if size <= 4 * n + (1 << 20):
         present = np.bincount(key, minlength=size) > 0
         uniq = np.flatnonzero(present)
+        if len(uniq) == size:          # every value occurs: the keys are their own codes (no copy)
+            return key, uniq
         lookup = np.cumsum(present) - 1
         return lookup[key], uniq
     if n > 64:
@@ -318,8 +320,8 @@ def _keys(data: pd.DataFrame, cols: Sequence[str],
     for k in cards:
         total *= k
     if total < 2 ** 62:
-        flat = np.zeros(n_rows, dtype=np.int64)
-        for (codes, _), k in zip(enc, cards, strict=True):
+        flat = enc[0][0]                    # one column: its codes (shared with `encoded`, read-only)
+        for (codes, _), k in zip(enc[1:], cards[1:], strict=True):
             flat = flat * k + codes
         dense, uniq = _dense(flat, total)
         parts = list(np.unravel_index(uniq, cards)) if len(uniq) else [np.zeros(0, np.int64) for _ in cards]
@@ -413,8 +415,10 @@ def _rank_sums(x: np.ndarray, cell: np.ndarray, n_cell: int, cell_block: np.ndar
     n_val = len(vuniq)
     rank_of = np.empty(n_val, dtype=np.int64)
     rank_of[np.argsort(vuniq, kind="stable")] = np.arange(n_val)
-    block = cell_block[cell]
-    bv = block * n_val + rank_of[vcode]
+    bv = cell_block[cell].astype(np.int64, copy=False)                 # block, then block * n_val + value rank
+    bv *= n_val
+    bv += rank_of[vcode]
+    del vcode
     if use_counts if use_counts is not None else n_block * n_val <= 4 * len(x) + (1 << 20):
         cnt = np.bincount(bv, minlength=n_block * n_val).reshape(n_block, n_val).astype(np.float64)
         mid = np.cumsum(cnt, axis=1) - cnt + (cnt + 1.0) / 2.0
@@ -1463,10 +1467,19 @@ def _pair_rank_sums(x: np.ndarray, cell: np.ndarray, n_cell: int, c_a: np.ndarra
     pair_b = np.full(n_cell, -1, dtype=np.int64)
     pair_a[c_a] = np.arange(n_pairs)
     pair_b[c_b] = np.arange(n_pairs)
-    pa, pb = pair_a[cell], pair_b[cell]
-    in_a, in_b = pa >= 0, pb >= 0
+    pa = pair_a[cell]
+    in_a = pa >= 0
+    pa = pa[in_a]
+    pa *= 2
+    pb = pair_b[cell]
+    in_b = pb >= 0
+    pb = pb[in_b]
+    pb *= 2
+    pb += 1
     vals = np.concatenate([x[in_a], x[in_b]])
-    side_cell = np.concatenate([pa[in_a] * 2, pb[in_b] * 2 + 1])     # cells: pair x (a, b)
+    del in_a, in_b
+    side_cell = np.concatenate([pa, pb])                               # cells: pair x (a, b)
+    del pa, pb
     sums, ties = _rank_sums(vals, side_cell, 2 * n_pairs, np.repeat(np.arange(n_pairs), 2), n_pairs)
     return sums[1::2], ties
 
@@ -1661,15 +1674,6 @@ def wave_change(data: pd.DataFrame, *, group: str = "council_id", unit: str = "u
     gw_index[gw_uniq] = np.arange(n_gw)
     i_from, i_to = gw_index[pg * W + wf], gw_index[pg * W + wt]
 
-    center, dev = _resampled_means(xr, sizes, start, n_inv, n_resamples=int(n_resamples), seed=seed,
-                                   workers=workers)
-    diff = dev[i_to, pu].astype(np.float64) - dev[i_from, pu]
-    del dev
-    lo, hi = _percentile_interval(diff, ci)                            # quantiles shift with the centres
-    del diff
-    shift = center[i_to, pu] - center[i_from, pu]
-    lo, hi = lo + shift, hi + shift
-
     # Mann-Whitney: the two waves' valid scores of each pair, ranked together
     r_to, ties = _pair_rank_sums(x[ok], cell[ok], n_cell_all, c_from, c_to)
     u, p, sd = _mwu(r_to, n_to, n_from, ties)
@@ -1678,11 +1682,35 @@ def wave_change(data: pd.DataFrame, *, group: str = "council_id", unit: str = "u
     p = np.where(testable & np.isfinite(sd), p, np.nan)
     spread = _spread(cell[ok], x[ok], n_cell_all)
     flat = testable & ~spread[c_from] & ~spread[c_to]                  # each wave constant: no interval
+    out = gk.frame(data, pg)
+    out[unit] = uk.frame(data, pu)[unit].to_numpy()
+    wave_names = wk.frame(data)[wave]
+    out["wave_from"] = wave_names.iloc[wf].to_numpy()
+    out["wave_to"] = wave_names.iloc[wt].to_numpy()
+    gu_cell = gk.codes * U + uk.codes
+    fam = _family_of(out, data, family, gu_cell, G * U, pg * U + pu, enc, within=f"{group} x {unit}")
+    resp_of_row = row_key % max(rk.n, 1)
+    n_resp_codes = rk.n
+    # the row-level arrays are not needed any more: free them before the bootstrap
+    del x, ok, cell, gu_cell, gk, uk, wk, rk, enc, gw, gw_dense, row_key
+
+    center, dev = _resampled_means(xr, sizes, start, n_inv, n_resamples=int(n_resamples), seed=seed,
+                                   workers=workers)
+    lo, hi = np.empty(n_pairs), np.empty(n_pairs)
+    step = max(1, (1 << 22) // max(int(n_resamples), 1))               # pairs at a time (bounded memory)
+    for a in range(0, n_pairs, step):                                  # percentiles are row by row
+        sl = slice(a, a + step)
+        diff = dev[i_to[sl], pu[sl]].astype(np.float64)
+        diff -= dev[i_from[sl], pu[sl]]
+        lo[sl], hi[sl] = _percentile_interval(diff, ci)                # quantiles shift with the centres
+    del dev, diff
+    shift = center[i_to, pu] - center[i_from, pu]
+    lo, hi = lo + shift, hi + shift
     lo = np.where(testable & ~flat, lo, np.nan)
     hi = np.where(testable & ~flat, hi, np.nan)
 
     # paired Wilcoxon: respondents (same key) with a valid score in both waves of the pair
-    d_pair, d = _paired_differences(xr, sizes, start, row_key % max(rk.n, 1), rk.n, i_from, i_to, pu, n_gw)
+    d_pair, d = _paired_differences(xr, sizes, start, resp_of_row, n_resp_codes, i_from, i_to, pu, n_gw)
     n_paired = np.bincount(d_pair, minlength=n_pairs)
     w_stat, w_p, n_eff, w_sd = _wilcoxon(d_pair, d, n_pairs, zero_method)
     w_ok = (n_paired >= min_paired) & (n_eff > 0) & np.isfinite(w_sd) & (w_sd > 0)
@@ -1694,16 +1722,9 @@ def wave_change(data: pd.DataFrame, *, group: str = "council_id", unit: str = "u
                       (flat & np.isfinite(sd), "no spread within either wave: no interval"),
                       (n_paired < min_paired, f"fewer than {int(min_paired)} paired respondents"),
                       ((n_paired >= min_paired) & (n_eff == 0), "all paired differences are zero"))
-    out = gk.frame(data, pg)
-    out[unit] = uk.frame(data, pu)[unit].to_numpy()
-    wave_names = wk.frame(data)[wave]
-    out["wave_from"] = wave_names.iloc[wf].to_numpy()
-    out["wave_to"] = wave_names.iloc[wt].to_numpy()
     out = out.assign(n_from=n_from.astype(np.int64), n_to=n_to.astype(np.int64), mean_from=mean_from, mean_to=mean_to,
                      change=mean_to - mean_from, ci_low=lo, ci_high=hi, u=u, p_value=p,
                      n_paired=n_paired.astype(np.int64), wilcoxon_stat=w_stat, wilcoxon_p=w_p)
-    gu_cell = gk.codes * U + uk.codes
-    fam = _family_of(out, data, family, gu_cell, G * U, pg * U + pu, enc, within=f"{group} x {unit}")
     out["p_holm"] = holm(p, family=fam)
     out["wilcoxon_p_holm"] = holm(w_p, family=fam)
     out["reason"] = pd.Series(reason, dtype="str")
