@@ -74,8 +74,15 @@ def stats_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
 
 def _categorical(values: pd.Series) -> pd.Categorical:
     """``values`` as a categorical, factorising one value per run of equal values (the tables here
-    repeat a respondent's wave, council and key over consecutive rows)."""
-    codes, uniques = factorize_runs(values)
+    repeat a respondent's wave, council and key over consecutive rows), or the first period of a
+    column that repeats one short sequence (the units of each respondent). Categories are in order
+    of first appearance either way."""
+    arr = values.to_numpy(dtype=object)
+    codes = None
+    if len(arr) > 64 and arr[0] != arr[1]:      # no runs: one short sequence repeated (units of a respondent)?
+        codes, uniques = inference._periodic(arr)
+    if codes is None:
+        codes, uniques = factorize_runs(values)
     return pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype=object))
 
 
