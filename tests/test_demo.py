@@ -137,11 +137,18 @@ def test_council_names_are_fictional():
 
 def test_register_file(mixed_cohort):
     reg = pd.read_csv(mixed_cohort.raw_dir / demo.REGISTER_FILE, dtype=str, keep_default_na=False)
-    assert list(reg.columns) == ["council_id", "name", "aliases", "type", "region"]
+    assert list(reg.columns) == ["council_id", "name", "aliases", "type", "region", "invited"]
     assert len(reg) == 20 and reg["council_id"].is_unique and reg["name"].is_unique
     assert (reg["aliases"].str.len() > 0).all()
     assert any(n.startswith("Cyngor") for n in reg["name"])
     pd.testing.assert_frame_equal(reg, mixed_cohort.register.astype(str))
+    # staff invited: every response rate a plausible fraction, two below 30%, one council unknown
+    invited = pd.to_numeric(reg["invited"].replace("", None))
+    assert invited.isna().sum() == 1 and (invited.dropna() >= 1).all()
+    n = (mixed_cohort.truth.groupby(["wave", "council_id"])["respondent_id"].nunique()
+         .groupby("council_id").max().reindex(reg["council_id"]).to_numpy())
+    rate = n / invited.to_numpy()
+    assert np.nanmax(rate) <= 1 and (rate[~np.isnan(rate)] < 0.30).sum() >= 2
 
 
 def test_file_council_names_resolve_through_register(mixed_cohort):

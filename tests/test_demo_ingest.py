@@ -130,6 +130,9 @@ def test_pipeline_steps_write_the_same_scores_for_mixed_exports_and_clean_tables
     from analysis.io import read_table
 
     mixed, tidy = cohorts
+    for label, cohort in (("mixed", mixed), ("tidy", tidy)):   # fixed salts: the same keys, hence draws, every run
+        (tmp_path / "keys" / label).mkdir(parents=True)
+        (tmp_path / "keys" / label / f"{cohort.raw_dir.name}.salt").write_text("ab" * 32 + "\n", encoding="utf-8")
     for wave in ("2024-01", "2025-01"):
         written = {}
         for label, cohort in (("mixed", mixed), ("tidy", tidy)):

@@ -255,7 +255,8 @@ def test_no_register_uses_names_found_and_says_so(fake_loaders):
     res = run(wave_dir)
     assert res.councils.to_dict("list") == {"council_id": ["brighton-and-hove", "camden"],
                                             "council_name": ["Brighton & Hove", "Camden"],
-                                            "n_respondents": [1, 4], "in_register": [False, False]}
+                                            "n_respondents": [1, 4], "in_register": [False, False],
+                                            "invited": [None, None]}
     assert any("no cohort register" in n and "2 names" in n for n in res.notes)
 
 

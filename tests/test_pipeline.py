@@ -117,7 +117,7 @@ def test_reports_are_self_contained_say_synthetic_and_suppress(ran):
     assert 'src="http' not in html
     assert "steps.cohort_report_step" not in html   # code cells hidden
     cob = (rep / "councils" / "COB.html").read_text(encoding="utf-8")
-    assert "suppressed" in cob
+    assert "fewer than 5 responses" in cob
     assert '<img alt="' not in cob and 'src="data:image/png' not in cob   # no spider for a suppressed council
     ald = (rep / "councils" / "ALD.html").read_text(encoding="utf-8")
     assert 'alt="Spider diagram of Alderbank Borough Council' in ald    # figures carry alternative text
@@ -208,7 +208,7 @@ def test_misspelt_parameter_is_rejected_before_any_kernel_starts(tmp_path):
 
 @pytest.mark.slow
 def test_cohort_rows_in_reports_cannot_be_differenced(ran):
-    """COB (2 respondents) is suppressed: the cohort row shown must pool ALD and BIR only."""
+    """COB (2 respondents) still counts in the cohort row; BIR (the smallest shown) is hidden with it."""
     _, out, _ = ran
     wb = openpyxl.load_workbook(out / "reports" / "tiny" / "2024-01" / "cohort_report.xlsx", read_only=True)
     ws = wb["Cohort enablers"]
@@ -216,9 +216,14 @@ def test_cohort_rows_in_reports_cannot_be_differenced(ran):
     header = [str(h) for h in rows[0]]
     e03 = next(r for r in rows[1:] if r and any(str(v).startswith("E03") for v in r if v is not None))
     n = e03[next(i for i, h in enumerate(header) if h.lower() in ("n", "respondents"))]
-    assert n == 11                              # 6 + 5, not 13
+    assert n == 13                              # 6 + 5 + 2: a small council still counts in the cohort
+    grid = {r[0]: r for r in wb["Council x enabler"].values}
+    assert all(v is None for v in grid["Cobble Hill Council"][1:])
+    # complementary suppression: per enabler, the smallest shown council is hidden too (BIR, 5
+    # respondents; on E02 ALD also has 5 valid scores and comes first), and so are their counts
+    ald, bir = grid["Alderbank Borough Council"], grid["Birchmoor District Council"]
+    assert ald[1] is None and bir[1] is None
+    assert all((a is None) != (b is None) for a, b in zip(ald[2:], bir[2:], strict=True))
+    assert bir[2] is None and isinstance(ald[2], (int, float))                   # E01
     html = (out / "reports" / "tiny" / "2024-01" / "cohort_report.html").read_text(encoding="utf-8")
-    assert "left out of them" in html
-    # data/processed keeps the full cohort (it is not a report)
-    enabler = read_table(out / "processed" / "tiny" / "2024-01" / "enabler_scores.csv", "enabler_scores")
-    assert enabler.loc[(enabler["scope"] == "cohort") & (enabler["unit_id"] == "E03"), "n"].item() == 13
+    assert "cannot be worked out by subtraction" in html

@@ -68,19 +68,106 @@ def test_heatmap_cells_equal_table_in_row_order(comparison: pd.DataFrame) -> Non
 
 def test_heatmap_annotations_show_rounded_values(comparison: pd.DataFrame) -> None:
     ax = plots.heatmap(comparison, fmt=".1f")
-    texts = [t.get_text() for t in ax.texts]
+    texts = [t.get_text() for t in ax.texts if t.get_gid() != "suppressed"]
     assert "4.2" in texts and "3.8" in texts      # 4.25 and 3.75 rounded half to even by format
-    assert len(texts) == 14                       # 15 cells, one suppressed: no text
+    assert len(texts) == 14                       # 15 cells, one suppressed: no value
+    assert [t.get_text() for t in ax.texts if t.get_gid() == "suppressed"] == ["n<5"]
 
 
-def test_heatmap_suppressed_cell_hatched_and_noted(comparison: pd.DataFrame) -> None:
+def test_heatmap_suppressed_cell_is_text_on_white_not_a_scale_colour(comparison: pd.DataFrame) -> None:
+    """Replaces the old hatched-grey test: a suppressed cell is now plain white with ``n<k`` text."""
+    from matplotlib.colors import to_rgba
+
     ax = plots.heatmap(comparison, threshold=5)
-    hatched = [p for p in ax.patches if p.get_gid() == "suppressed"]
-    assert len(hatched) == 1
-    assert hatched[0].get_xy() == (1, 1)          # column E02, row Alpha Borough
-    assert hatched[0].get_hatch()
+    cells = [p for p in ax.patches if p.get_gid() == "suppressed"]
+    assert len(cells) == 1
+    x, y = cells[0].get_xy()
+    assert (x + cells[0].get_width() / 2, y + cells[0].get_height() / 2) == pytest.approx((1.5, 1.5))  # E02, Alpha
+    assert to_rgba(cells[0].get_facecolor()) == to_rgba("white") and not cells[0].get_hatch()
+    texts = [t for t in ax.texts if t.get_gid() == "suppressed"]
+    assert [t.get_text() for t in texts] == ["n<5"] and texts[0].get_position() == pytest.approx((1.5, 1.5))
+    mesh = np.ma.asarray(ax.collections[0].get_array()).reshape(3, 5)
+    assert np.ma.getmaskarray(mesh)[1, 1] or np.isnan(mesh[1, 1])      # the scale paints nothing there
+    mesh_colors = ax.collections[0].get_facecolors()
+    assert not any(np.allclose(c, to_rgba("white")) for c in mesh_colors)  # white is not a colour of the scale
     legend = ax.get_legend()
     assert legend is not None and [t.get_text() for t in legend.get_texts()] == ["suppressed (n < 5)"]
+
+
+def test_heatmap_suppressed_text_follows_threshold_or_parameter(comparison: pd.DataFrame) -> None:
+    ax = plots.heatmap(comparison, threshold=10)
+    assert [t.get_text() for t in ax.texts if t.get_gid() == "suppressed"] == ["n<10"]
+    ax = plots.heatmap(comparison, suppressed_text="llai na 5", suppressed_note="wedi'i atal")
+    assert [t.get_text() for t in ax.texts if t.get_gid() == "suppressed"] == ["llai na 5"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["wedi'i atal"]
+
+
+def _mesh(ax, shape: tuple[int, int]) -> np.ndarray:
+    return np.ma.filled(np.ma.asarray(ax.collections[0].get_array(), dtype=float), np.nan).reshape(shape)
+
+
+def test_heatmap_sort_by_overall_mean_descending(comparison: pd.DataFrame) -> None:
+    """Row means of the shown cells: Zeta 15.75/5 = 3.15, Mid 14.5/5 = 2.9, Alpha 11.25/4 = 2.8125 (E02 left out)."""
+    ax = plots.heatmap(comparison, sort_by="overall")
+    expected = ["Zeta Council", "Mid County", "Alpha Borough"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == expected
+    drawn = _mesh(ax, (3, 5))
+    np.testing.assert_allclose(drawn[0], MEANS["Zeta Council"])
+    np.testing.assert_allclose(drawn[1], MEANS["Mid County"])
+    assert np.isnan(drawn[2, 1])                                   # the suppressed cell moved with its row
+    cells = [p for p in ax.patches if p.get_gid() == "suppressed"]
+    assert cells[0].get_xy()[1] == pytest.approx(2.06)             # ... and so did its white cell
+
+
+def test_heatmap_sort_by_a_column_puts_missing_last(comparison: pd.DataFrame) -> None:
+    ax = plots.heatmap(comparison, sort_by="E03")                   # 1.5, 3.75, 3.0
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Alpha Borough", "Mid County", "Zeta Council"]
+    ax = plots.heatmap(comparison, sort_by="E02")                   # 4.25, NaN (suppressed), 2.0
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Zeta Council", "Mid County", "Alpha Borough"]
+
+
+def _cluster_table() -> pd.DataFrame:
+    """Two obvious clusters (A, C low; B, D high) and a middle council E; D has a missing cell."""
+    means = {"A": [1.0, 1.0, 1.0, 1.0], "B": [5.0, 5.0, 5.0, 5.0], "C": [1.5, 1.0, 1.0, 1.0],
+             "D": [4.5, 5.0, 5.0, NAN], "E": [3.0, 3.0, 3.0, 3.0]}
+    return pd.DataFrame([{"council_name": c, "unit_id": f"E0{j + 1}", "mean": v}
+                         for c, vals in means.items() for j, v in enumerate(vals)])
+
+
+def test_heatmap_cluster_puts_similar_councils_together_deterministically() -> None:
+    """Average linkage by hand. D's missing E04 is filled with the column mean (1+5+1+3)/4 = 2.5
+    for the distance only. Euclidean distances: A-C 0.5; B-D sqrt(0.25+6.25) = 2.55;
+    D-E sqrt(2.25+4+4+0.25) = 3.24, B-E 4, A-E 4, C-E sqrt(2.25+12) = 3.77. Merges: (A,C) at 0.5,
+    (B,D) at 2.55, then E joins (B,D) at mean(4, 3.24) = 3.62 < E-(A,C) mean(4, 3.77) = 3.89.
+    scipy's leaves_list of that tree: A, C, E, B, D. (Filling D's cell with 5 instead would make E
+    join (A,C), so the test also pins the fill rule.)"""
+    table = _cluster_table()
+    rows = [t.get_text() for t in plots.heatmap(table, cluster=True).get_yticklabels()]
+    assert rows == ["A", "C", "E", "B", "D"]
+    again = [t.get_text() for t in plots.heatmap(table, cluster=True).get_yticklabels()]
+    assert again == rows                                            # deterministic
+    drawn = _mesh(plots.heatmap(table, cluster=True), (5, 4))
+    assert np.isnan(drawn[4, 3])                                    # filled for the distance only, not drawn
+    np.testing.assert_allclose(drawn[1], [1.5, 1.0, 1.0, 1.0])      # row C, values moved with the row
+
+
+def test_heatmap_ordering_options_validated(comparison: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match="not both"):
+        plots.heatmap(comparison, sort_by="overall", cluster=True)
+    with pytest.raises(ValueError, match="`sort_by` must be 'overall'"):
+        plots.heatmap(comparison, sort_by="E99")
+
+
+def test_heatmap_keeps_row_order_and_colour_scale_by_default(comparison: pd.DataFrame) -> None:
+    ax = plots.heatmap(comparison, title="Council by enabler")
+    assert [t.get_text() for t in ax.get_yticklabels()] == COUNCILS
+    assert ax.get_title(loc="left") == "Council by enabler"
+    mesh = ax.collections[0]
+    assert mesh.norm.vmin == 1 and mesh.norm.vmax == 5
+    # diverging and centred on 3: equal distances from 3 get colours of equal lightness
+    lo, hi = mesh.cmap(mesh.norm(2.0)), mesh.cmap(mesh.norm(4.0))
+    assert lo[0] > lo[2] and hi[2] > hi[0]                          # red below the midpoint, blue above
+    assert sum(lo[:3]) == pytest.approx(sum(hi[:3]), abs=0.25)
 
 
 def test_heatmap_suppressed_flag_hides_a_value_that_is_present(comparison: pd.DataFrame) -> None:
@@ -206,6 +293,79 @@ def test_spider_duplicate_rows_raise(comparison: pd.DataFrame) -> None:
         plots.spider(comparison.assign(series="all"))
 
 
+def _with_band(comparison: pd.DataFrame) -> pd.DataFrame:
+    zeta = comparison[comparison["council_name"] == "Zeta Council"]
+    return zeta.assign(series="Zeta Council", q1=np.subtract(COHORT_MEDIAN, 0.5),
+                       q3=np.add(COHORT_MEDIAN, [0.5, 0.25, 0.75, 0.5, 0.25]))
+
+
+def _band(ax):
+    bands = [p for p in ax.patches if p.get_gid() == "band"]
+    assert len(bands) == 1
+    return bands[0]
+
+
+def test_spider_band_is_a_ring_between_the_quartiles(comparison: pd.DataFrame) -> None:
+    data = _with_band(comparison)
+    ax = plots.spider(data, order=UNITS, reference="cohort_median", band_low="q1", band_high="q3")
+    path = _band(ax).get_path()
+    theta = np.linspace(0, 2 * np.pi, 5, endpoint=False)
+    verts, codes = path.vertices, path.codes
+    assert list(codes).count(path.MOVETO) == 2                      # outer and inner outline: a ring
+    np.testing.assert_allclose(verts[:5, 0], theta)
+    np.testing.assert_allclose(verts[:5, 1], data["q3"])            # outer edge = upper quartile
+    np.testing.assert_allclose(verts[6:11, 0], theta[::-1])         # inner edge traced backwards ...
+    np.testing.assert_allclose(verts[6:11, 1], data["q1"].to_numpy()[::-1])   # ... = lower quartile
+    ref = [ln for ln in ax.lines if ln.get_gid() == "reference"][0]
+    assert ref.get_linestyle() == "--"
+    np.testing.assert_allclose(_ydata(ref)[:-1], COHORT_MEDIAN)
+    np.testing.assert_allclose(_ydata(_series_lines(ax)["Zeta Council"])[:-1], MEANS["Zeta Council"])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "Zeta Council", "Cohort median", "Cohort interquartile range"]
+    assert _band(ax).get_zorder() < _series_lines(ax)["Zeta Council"].get_zorder()   # band under the lines
+
+
+def test_spider_band_legend_text_is_a_parameter(comparison: pd.DataFrame) -> None:
+    ax = plots.spider(_with_band(comparison), reference="cohort_median", reference_label="Canolrif y garfan",
+                      band_low="q1", band_high="q3", band_label="Amrediad rhyngchwartel", title="Cyngor Zeta")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "Zeta Council", "Canolrif y garfan", "Amrediad rhyngchwartel"]
+    assert ax.get_title() == "Cyngor Zeta"
+
+
+def test_spider_band_keeps_suppressed_gap_and_has_its_own_gaps(comparison: pd.DataFrame) -> None:
+    data = _with_band(comparison)
+    data.loc[data["unit_id"] == "E02", "suppressed"] = True          # the council's value: a gap
+    data.loc[data["unit_id"] == "E04", "q1"] = NAN                    # a band value: a gap in the band
+    ax = plots.spider(data, order=UNITS, band_low="q1", band_high="q3")
+    r = _ydata(_series_lines(ax)["Zeta Council"])
+    assert np.isnan(r[1]) and not np.isnan(np.delete(r, 1)).any()
+    assert not [p for p in ax.patches if p.get_gid() != "band"]       # broken polygon: not filled
+    path = _band(ax).get_path()
+    theta = np.linspace(0, 2 * np.pi, 5, endpoint=False)
+    # one piece over the spokes E05, E01, E02, E03 (cyclic run after the gap at E04)
+    assert list(path.codes).count(path.MOVETO) == 1
+    drawn_angles = set(np.round(path.vertices[:, 0], 9))
+    assert np.round(theta[3], 9) not in drawn_angles                  # nothing at the missing spoke
+    assert drawn_angles == set(np.round(theta[[4, 0, 1, 2]], 9))
+
+
+def test_spider_without_band_unchanged(comparison: pd.DataFrame) -> None:
+    ax = plots.spider(_two_series(comparison), order=UNITS)
+    assert not [p for p in ax.patches if p.get_gid() == "band"]
+    assert ax.get_title() == ""
+
+
+def test_spider_band_needs_both_ends_in_order(comparison: pd.DataFrame) -> None:
+    data = _with_band(comparison)
+    with pytest.raises(ValueError, match="both band_low= and band_high="):
+        plots.spider(data, band_low="q1")
+    with pytest.raises(ValueError, match="above its 'q1'"):
+        plots.spider(data, band_low="q3", band_high="q1")
+    with pytest.raises(ValueError, match="band_high='q9'"):
+        plots.spider(data, band_low="q1", band_high="q9")
+
+
 # ---------------------------------------------------------------------------------------------
 # spider_grid
 # ---------------------------------------------------------------------------------------------
@@ -274,3 +434,384 @@ def test_plots_do_not_mutate_input(comparison: pd.DataFrame) -> None:
     plots.spider_grid(comparison)
     plots.enabler_bars(comparison[comparison["council_name"] == "Zeta Council"], reference="cohort_median")
     pd.testing.assert_frame_equal(comparison, before)
+
+
+# ---------------------------------------------------------------------------------------------
+# likert_bars
+# ---------------------------------------------------------------------------------------------
+LEVELS = [1, 2, 3, 4, 5]
+
+
+@pytest.fixture
+def likert_counts() -> pd.DataFrame:
+    """Counts shaped like scoring.statement_distribution (levels as text, don't know apart).
+
+    S1: 2, 3, 4, 6, 5 on the scale (20) and 5 don't know: shares 10, 15, 20, 30, 25 %; don't know
+        5 / 25 = 20 % of all answers.
+    S2: only levels 3 and 4 (2 each): shares 0, 0, 50, 50, 0; levels 1, 2, 5 and don't know have
+        no row at all.
+    S3: no row (in the instrument order only): an empty row.
+    S4: answers present but flagged suppressed: nothing drawn.
+    """
+    rows = [("S1", lev, n) for lev, n in zip(["1", "2", "3", "4", "5", "dont_know"], [2, 3, 4, 6, 5, 5])]
+    rows += [("S2", "3", 2), ("S2", "4", 2)]
+    rows += [("S4", lev, n) for lev, n in zip(["1", "2", "3", "4", "5", "dont_know"], [1, 0, 1, 1, 0, 1])]
+    data = pd.DataFrame(rows, columns=["item_id", "level", "count"])
+    data["enabler_id"] = data["item_id"].map({"S1": "E01", "S2": "E01", "S4": "E02"})
+    data["suppressed"] = data["item_id"] == "S4"
+    return data
+
+
+STATEMENT_ORDER = ["S2", "S1", "S3", "S4"]          # instrument order, not first appearance
+
+
+def _bars(ax) -> dict[str, object]:
+    """gid "<statement>|<level>" -> Rectangle."""
+    return {p.get_gid(): p for p in ax.patches if p.get_gid()}
+
+
+def _row_y(ax, text: str) -> float:
+    for tick, y in zip(ax.get_yticklabels(), ax.get_yticks()):
+        if tick.get_text() == text:
+            return float(y)
+    raise AssertionError(f"no row labelled {text!r}")
+
+
+def test_likert_neutral_straddles_centre_disagree_left_agree_right(likert_counts: pd.DataFrame) -> None:
+    fig = plots.likert_bars(likert_counts, order=STATEMENT_ORDER)
+    ax = fig.axes[0]
+    bars = _bars(ax)
+    expected = {"1": (-35.0, 10.0), "2": (-25.0, 15.0), "3": (-10.0, 20.0), "4": (10.0, 30.0), "5": (40.0, 25.0)}
+    for lev, (left, width) in expected.items():
+        assert bars[f"S1|{lev}"].get_x() == pytest.approx(left), lev
+        assert bars[f"S1|{lev}"].get_width() == pytest.approx(width), lev
+    assert bars["S1|3"].get_x() == pytest.approx(-bars["S1|3"].get_width() / 2)     # half left, half right
+    lo, hi = ax.get_xlim()
+    assert lo == -hi and hi >= 65                                      # symmetric, holds the widest side
+    centre = [ln for ln in ax.lines if ln.get_gid() == "centre"]
+    assert len(centre) == 1 and list(centre[0].get_xdata()) == [0, 0]
+    assert ax.get_xlabel() == "Share of respondents (%)"
+    assert all(not t.get_text().startswith(("-", "\N{MINUS SIGN}")) for t in ax.get_xticklabels())   # absolute shares
+    assert "50" in [t.get_text() for t in ax.get_xticklabels()]
+
+
+def test_likert_legend_in_scale_order_with_rdbu_and_grey_neutral(likert_counts: pd.DataFrame) -> None:
+    from matplotlib.colors import to_hex
+
+    ax = plots.likert_bars(likert_counts, order=STATEMENT_ORDER).axes[0]
+    texts = [t.get_text().replace("\n", " ") for t in ax.get_legend().get_texts()]
+    assert texts == ["Strongly disagree", "Disagree", "Neither agree nor disagree", "Agree", "Strongly agree"]
+    assert [c.get_label().replace("\n", " ") for c in ax.containers] == texts
+    colours = [to_hex(c.patches[0].get_facecolor()) for c in ax.containers]
+    assert colours == ["#ca0020", "#f4a582", plots.NEUTRAL_COLOR, "#92c5de", "#0571b0"]
+
+
+def test_likert_missing_levels_still_plot_as_zero_width(likert_counts: pd.DataFrame) -> None:
+    ax = plots.likert_bars(likert_counts, order=STATEMENT_ORDER).axes[0]
+    bars = _bars(ax)
+    assert [bars[f"S2|{lev}"].get_width() for lev in "12345"] == pytest.approx([0, 0, 50, 50, 0])
+    assert bars["S2|3"].get_x() == pytest.approx(-25.0) and bars["S2|4"].get_x() == pytest.approx(25.0)
+    y = {bars[f"S2|{lev}"].get_y() for lev in "12345"}
+    assert len(y) == 1                                                 # one row
+    assert list(y)[0] + bars["S2|3"].get_height() / 2 == pytest.approx(_row_y(ax, "S2"))
+
+
+def test_likert_statement_without_answers_is_an_empty_labelled_row(likert_counts: pd.DataFrame) -> None:
+    ax = plots.likert_bars(likert_counts, order=STATEMENT_ORDER).axes[0]
+    assert not [g for g in _bars(ax) if g.startswith("S3|")]
+    empty = [t for t in ax.texts if t.get_gid() == "empty"]
+    assert [t.get_text() for t in empty] == ["no answers"]
+    assert empty[0].get_position()[1] == pytest.approx(_row_y(ax, "S3"))
+    ax = plots.likert_bars(likert_counts.assign(count=0), order=STATEMENT_ORDER, empty_label="dim atebion").axes[0]
+    assert not _bars(ax)                                               # all zero: no error, only empty rows
+    assert [t.get_text() for t in ax.texts if t.get_gid() == "empty"] == ["dim atebion"] * 3
+
+
+def test_likert_suppressed_statement_draws_no_bars(likert_counts: pd.DataFrame) -> None:
+    fig = plots.likert_bars(likert_counts, order=STATEMENT_ORDER, threshold=5)
+    for ax in fig.axes:
+        assert not [g for g in _bars(ax) if g.startswith("S4|")]
+    note = [t for t in fig.axes[0].texts if t.get_gid() == "suppressed"]
+    assert [t.get_text() for t in note] == ["fewer than 5 responses"]
+    assert note[0].get_position()[1] == pytest.approx(_row_y(fig.axes[0], "S4"))
+    assert not [t for t in fig.axes[0].texts if t.get_position()[1] == pytest.approx(_row_y(fig.axes[0], "S4"))
+                and t.get_gid() is None]                               # no share written either
+    fig = plots.likert_bars(likert_counts, order=STATEMENT_ORDER, suppressed_label="llai na 5 ymateb")
+    assert [t.get_text() for t in fig.axes[0].texts if t.get_gid() == "suppressed"] == ["llai na 5 ymateb"]
+
+
+def test_likert_order_is_top_to_bottom(likert_counts: pd.DataFrame) -> None:
+    labels = {"S1": "First text", "S2": "Second text", "S3": "Third text", "S4": "Fourth text"}
+    ax = plots.likert_bars(likert_counts, order=STATEMENT_ORDER, labels=labels).axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [labels[s] for s in STATEMENT_ORDER]
+    assert list(ax.get_yticks()) == sorted(ax.get_yticks())
+    assert ax.get_ylim()[0] > ax.get_ylim()[1]                        # inverted: first at the top
+    default = plots.likert_bars(likert_counts).axes[0]                 # default: first appearance
+    assert [t.get_text() for t in default.get_yticklabels()] == ["S1", "S2", "S4"]
+
+
+def test_likert_dont_know_is_apart_with_share_of_all_answers(likert_counts: pd.DataFrame) -> None:
+    fig = plots.likert_bars(likert_counts, order=STATEMENT_ORDER)
+    main, apart = fig.axes
+    assert main.get_gid() == "likert" and apart.get_gid() == "apart"
+    assert not [g for g in _bars(main) if g.endswith("dont_know")]     # never a point on the scale
+    assert sum(_bars(main)[f"S1|{lev}"].get_width() for lev in "12345") == pytest.approx(100.0)
+    dk = _bars(apart)
+    assert dk["S1|dont_know"].get_width() == pytest.approx(20.0)       # 5 of 25 answers
+    assert dk["S2|dont_know"].get_width() == pytest.approx(0.0)
+    assert dk["S1|dont_know"].get_y() == pytest.approx(_bars(main)["S1|3"].get_y())   # same row
+    assert [t.get_text() for t in apart.get_legend().get_texts()] == ["Don't know"]
+    assert apart.get_xlabel() == "% of all answers" and apart.get_xlim() == (0.0, 100.0)
+    on_scale = likert_counts[likert_counts["level"] != "dont_know"]
+    assert len(plots.likert_bars(on_scale, order=STATEMENT_ORDER, apart=()).axes) == 1
+    assert len(plots.likert_bars(on_scale, order=STATEMENT_ORDER).axes) == 1       # no don't-know rows: no panel
+    with pytest.raises(ValueError, match="neither on the scale"):
+        plots.likert_bars(likert_counts, apart=())                     # don't know rows need a place
+
+
+def test_likert_long_labels_wrap_not_truncate_and_grow_the_figure(likert_counts: pd.DataFrame) -> None:
+    long_text = ("We have spaces to explore how we're working and opportunities for improvement with other "
+                 "key players beyond our organisation, including residents and the voluntary sector.")
+    short = plots.likert_bars(likert_counts, order=STATEMENT_ORDER, labels={"S1": "Short"})
+    fig = plots.likert_bars(likert_counts, order=STATEMENT_ORDER, labels={"S1": long_text}, wrap=40)
+    label = fig.axes[0].get_yticklabels()[STATEMENT_ORDER.index("S1")].get_text()
+    assert label.count("\n") >= 3 and max(len(line) for line in label.split("\n")) <= 40
+    assert label.replace("\n", " ") == long_text                       # every word kept
+    assert fig.get_figheight() > short.get_figheight()
+
+
+def test_likert_all_text_is_a_parameter_for_a_welsh_pack(likert_counts: pd.DataFrame) -> None:
+    from matplotlib.text import Text
+
+    cy = {1: "Anghytuno'n gryf", 2: "Anghytuno", 3: "Ddim yn cytuno nac yn anghytuno", 4: "Cytuno",
+          5: "Cytuno'n gryf"}
+    fig = plots.likert_bars(likert_counts, order=STATEMENT_ORDER, labels={s: f"Datganiad {s}" for s in STATEMENT_ORDER},
+                            level_labels=cy, apart_labels={"dont_know": "Ddim yn gwybod"}, title="Atebion",
+                            xlabel="Cyfran yr ymatebwyr (%)", ylabel="Datganiad", apart_xlabel="% o bob ateb",
+                            empty_label="dim atebion", suppressed_label="llai na 5 ymateb")
+    main, apart = fig.axes
+    assert [t.get_text().replace("\n", " ") for t in main.get_legend().get_texts()] == list(cy.values())
+    assert [t.get_text() for t in apart.get_legend().get_texts()] == ["Ddim yn gwybod"]
+    assert fig.get_suptitle() == "Atebion"
+    shown = " | ".join(t.get_text() for t in fig.findobj(Text))
+    for english in ("Share of respondents", "Statement", "agree", "Agree", "Don't know", "no answers",
+                    "Answers to each", "of all answers", "fewer than", "responses"):
+        assert english not in shown, english
+
+
+def test_likert_groups_get_headings_and_separators(likert_counts: pd.DataFrame) -> None:
+    fig = plots.likert_bars(likert_counts, order=STATEMENT_ORDER, group="enabler_id",
+                            group_labels={"E01": "E01 Systems mindset", "E02": "E02 Reframing risk"})
+    ax = fig.axes[0]
+    ticks = [t.get_text() for t in ax.get_yticklabels()]
+    assert ticks == ["E01 Systems mindset", "S2", "S1", "S3", "E02 Reframing risk", "S4"]   # S3 stays with E01
+    headings = [t for t in ax.get_yticklabels() if t.get_gid() == "group_label"]
+    assert [t.get_text() for t in headings] == ["E01 Systems mindset", "E02 Reframing risk"]
+    assert all(t.get_fontweight() == "bold" for t in headings)
+    for a in fig.axes:
+        seps = [ln for ln in a.lines if ln.get_gid() == "group_separator"]
+        assert len(seps) == 1                                          # between the two groups only
+        assert _row_y(ax, "S3") < seps[0].get_ydata()[0] < _row_y(ax, "E02 Reframing risk")
+
+
+def test_likert_levels_as_numbers_or_text_are_the_same(likert_counts: pd.DataFrame) -> None:
+    numeric = likert_counts.assign(level=likert_counts["level"].map(lambda v: v if v == "dont_know" else int(v)))
+    a = _bars(plots.likert_bars(likert_counts, order=STATEMENT_ORDER).axes[0])
+    b = _bars(plots.likert_bars(numeric, order=STATEMENT_ORDER, level_order=["1", "2", "3", "4", "5"],
+                                neutral="3").axes[0])
+    assert a.keys() == b.keys()
+    assert all(a[k].get_x() == pytest.approx(b[k].get_x()) and a[k].get_width() == pytest.approx(b[k].get_width())
+               for k in a)
+
+
+def test_likert_scale_without_neutral_splits_in_halves() -> None:
+    data = pd.DataFrame({"item_id": "S1", "level": [1, 2, 3, 4], "count": [1, 1, 1, 1]})
+    bars = _bars(plots.likert_bars(data, level_order=(1, 2, 3, 4), neutral=None, apart=()).axes[0])
+    assert [bars[f"S1|{k}"].get_x() for k in "1234"] == pytest.approx([-50, -25, 0, 25])
+    with pytest.raises(ValueError, match="even number"):
+        plots.likert_bars(data, level_order=(1, 2, 3), neutral=None)
+    with pytest.raises(ValueError, match="`neutral` must be one of"):
+        plots.likert_bars(data, level_order=(1, 2, 3, 4), neutral=9)
+
+
+def test_likert_rejects_bad_tables(likert_counts: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match="count='n'"):
+        plots.likert_bars(likert_counts, count="n")
+    with pytest.raises(ValueError, match="never aggregate"):
+        plots.likert_bars(pd.concat([likert_counts, likert_counts.iloc[:1].assign(level=1)]))   # "1" and 1
+    with pytest.raises(ValueError, match=r"\['9'\]"):
+        plots.likert_bars(likert_counts.assign(level=likert_counts["level"].replace("5", "9")))
+    with pytest.raises(ValueError, match="must not be negative"):
+        plots.likert_bars(likert_counts.assign(count=-1))
+
+
+def test_likert_draws_on_given_figure_without_pyplot(likert_counts: pd.DataFrame) -> None:
+    plt.close("all")
+    fig = plots.likert_bars(likert_counts, order=STATEMENT_ORDER)
+    assert isinstance(fig, Figure) and plt.get_fignums() == []          # not registered with pyplot
+    given = Figure(figsize=(9, 4))
+    assert plots.likert_bars(likert_counts, fig=given) is given
+    assert given.get_figheight() == 4 and len(given.axes) == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# dumbbell
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture
+def change() -> pd.DataFrame:
+    """Wave change of one council: E01 both waves, E02 only this wave, E03 only the previous wave,
+    E04 neither (suppressed in both)."""
+    return pd.DataFrame({"unit_id": ["E01", "E02", "E03", "E04"],
+                         "mean_from": [2.0, NAN, 3.0, NAN], "mean_to": [2.5, 3.0, NAN, NAN],
+                         "ci_low": [2.2, 2.6, NAN, NAN], "ci_high": [2.9, 3.3, NAN, NAN],
+                         "suppressed": False})
+
+
+def _line(ax, gid: str):
+    lines = [ln for ln in ax.lines if ln.get_gid() == gid]
+    assert len(lines) == 1, gid
+    return lines[0]
+
+
+def test_dumbbell_dots_line_and_whiskers(change: pd.DataFrame) -> None:
+    ax = plots.dumbbell(change, low="ci_low", high="ci_high", labels={"E01": "Systems mindset"})
+    before = np.asarray(_line(ax, "before").get_xdata(), dtype=float)
+    after = np.asarray(_line(ax, "after").get_xdata(), dtype=float)
+    np.testing.assert_array_equal(np.isnan(before), [False, True, False, True])
+    np.testing.assert_array_equal(np.isnan(after), [False, False, True, True])
+    np.testing.assert_allclose(before[[0, 2]], [2.0, 3.0])
+    np.testing.assert_allclose(after[[0, 1]], [2.5, 3.0])
+    np.testing.assert_allclose(_line(ax, "after").get_ydata(), [0, 1, 2, 3])
+    joins = [c for c in ax.collections if c.get_gid() == "change"][0].get_segments()
+    assert len(joins) == 1                                             # only E01 has both waves
+    np.testing.assert_allclose(joins[0], [[2.0, 0.0], [2.5, 0.0]])
+    ci = np.asarray(_line(ax, "ci").get_xdata(), dtype=float)
+    np.testing.assert_allclose(ci.reshape(-1, 3)[:, :2], [[2.2, 2.9], [2.6, 3.3]])
+    np.testing.assert_allclose(np.asarray(_line(ax, "ci").get_ydata(), dtype=float).reshape(-1, 3)[:, 0], [0, 1])
+    assert [t.get_text() for t in ax.texts if t.get_gid() == "missing"] == ["not available"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Previous wave", "This wave",
+                                                                   "95% confidence interval"]
+    assert ax.get_yticklabels()[0].get_text() == "Systems mindset"
+    assert ax.get_ylim()[0] > ax.get_ylim()[1]                        # first enabler at the top
+    assert list(ax.get_xticks()) == [1, 2, 3, 4, 5]
+    assert ax.get_title(loc="left") == "Change since the previous wave"
+
+
+def test_dumbbell_order_suppressed_and_texts(change: pd.DataFrame) -> None:
+    data = change.assign(suppressed=change["unit_id"] == "E01")
+    ax = plots.dumbbell(data, order=["E03", "E01"], before_label="Ton flaenorol", after_label="Y don hon",
+                        title="Newid", missing_label="dim ar gael")
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["E03", "E01"]
+    np.testing.assert_allclose(np.asarray(_line(ax, "before").get_xdata(), dtype=float), [3.0, NAN])
+    assert not [c for c in ax.collections if c.get_gid() == "change"][0].get_segments()
+    assert [t.get_text() for t in ax.texts if t.get_gid() == "missing"] == ["dim ar gael"]   # E01 suppressed
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Ton flaenorol", "Y don hon"]
+    assert ax.get_title(loc="left") == "Newid"
+    assert change["mean_from"].iloc[0] == 2.0                          # input untouched
+
+
+def test_dumbbell_axes_and_validation(change: pd.DataFrame) -> None:
+    plt.close("all")
+    ax = plots.dumbbell(change)
+    assert plt.get_fignums() == [] and isinstance(ax.figure, Figure)
+    given = Figure().add_subplot()
+    assert plots.dumbbell(change, ax=given) is given
+    with pytest.raises(ValueError, match="both low= and high="):
+        plots.dumbbell(change, low="ci_low")
+    with pytest.raises(ValueError, match="after='mean'"):
+        plots.dumbbell(change, after="mean")
+    with pytest.raises(ValueError, match="never aggregate"):
+        plots.dumbbell(pd.concat([change, change.iloc[:1]]))
+
+
+# ---------------------------------------------------------------------------------------------
+# distribution
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture
+def cohort_means() -> pd.DataFrame:
+    """Six councils x two enablers; c6 is suppressed (its 4.9 must never appear); E03 has no council."""
+    e01 = [1.5, 2.0, 2.5, 3.0, 3.5, 4.9]
+    e02 = [3.0, 3.2, 3.4, 4.0, 4.4, 4.9]
+    rows = [{"council_id": f"c{i + 1}", "unit_id": u, "mean": v, "suppressed": i == 5}
+            for u, values in (("E01", e01), ("E02", e02)) for i, v in enumerate(values)]
+    rows.append({"council_id": "c1", "unit_id": "E03", "mean": NAN, "suppressed": True})
+    return pd.DataFrame(rows)
+
+
+def _offsets(ax, gid: str) -> np.ndarray:
+    coll = [c for c in ax.collections if c.get_gid() == gid]
+    assert len(coll) == 1, gid
+    return np.asarray(coll[0].get_offsets(), dtype=float)
+
+
+def test_distribution_dots_boxes_and_suppression(cohort_means: pd.DataFrame) -> None:
+    ax = plots.distribution(cohort_means, order=["E01", "E02", "E03"])
+    dots = _offsets(ax, "councils")
+    assert len(dots) == 10 and 4.9 not in dots[:, 0]                    # the suppressed council is left out
+    for row, values in ((0, [1.5, 2.0, 2.5, 3.0, 3.5]), (1, [3.0, 3.2, 3.4, 4.0, 4.4])):
+        mine = dots[np.abs(dots[:, 1] - row) < 0.5]
+        np.testing.assert_allclose(sorted(mine[:, 0]), values)
+        assert np.all(np.abs(mine[:, 1] - row) <= 0.18)                # jitter stays within the row
+    medians = [ln for ln in ax.lines if ln.get_gid() == "median"]
+    assert len(medians) == 2 and len([p for p in ax.patches if p.get_gid() == "box"]) == 2
+    np.testing.assert_allclose([np.mean(ln.get_xdata()) for ln in medians], [2.5, 3.4])
+    np.testing.assert_allclose([np.mean(ln.get_ydata()) for ln in medians], [0, 1])
+    assert [t.get_text() for t in ax.texts if t.get_gid() == "empty"] == ["no councils to show"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["E01", "E02", "E03"]
+    assert ax.get_ylim()[0] > ax.get_ylim()[1] and list(ax.get_xticks()) == [1, 2, 3, 4, 5]
+
+
+def test_distribution_jitter_is_seeded(cohort_means: pd.DataFrame) -> None:
+    a = _offsets(plots.distribution(cohort_means), "councils")
+    b = _offsets(plots.distribution(cohort_means), "councils")
+    c = _offsets(plots.distribution(cohort_means, seed=7), "councils")
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a[:, 1], c[:, 1])
+
+
+def test_distribution_highlights_one_council(cohort_means: pd.DataFrame) -> None:
+    ax = plots.distribution(cohort_means, highlight="c2", highlight_label="Cyngor c2")
+    mine = _offsets(ax, "highlight")
+    np.testing.assert_allclose(mine, [[2.0, 0.0], [3.2, 1.0]])       # on the rows' centre lines
+    dots = _offsets(ax, "councils")
+    assert len(dots) == 8 and 2.0 not in dots[:, 0] and 3.2 not in dots[:, 0]   # drawn once, as the diamond
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "One council", "Middle half of councils (line: median)", "Cyngor c2"]
+    suppressed = plots.distribution(cohort_means, highlight="c6")
+    assert len(_offsets(suppressed, "highlight")) == 0                  # a suppressed council is not shown either
+
+
+def test_distribution_validation(cohort_means: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match="value='score'"):
+        plots.distribution(cohort_means, value="score")
+    with pytest.raises(ValueError, match="council='council_name'"):
+        plots.distribution(cohort_means, highlight="c1", council="council_name")
+    with pytest.raises(ValueError, match="never aggregate"):
+        plots.distribution(pd.concat([cohort_means, cohort_means.iloc[:1]]))
+
+
+# ---------------------------------------------------------------------------------------------
+# every insight-pack figure: a title and labelled axes
+# ---------------------------------------------------------------------------------------------
+def test_every_new_figure_has_title_and_axis_labels(likert_counts: pd.DataFrame, change: pd.DataFrame,
+                                                   cohort_means: pd.DataFrame) -> None:
+    fig = plots.likert_bars(likert_counts, order=STATEMENT_ORDER)
+    assert fig.get_suptitle()
+    assert fig.axes[0].get_xlabel() and fig.axes[0].get_ylabel() and fig.axes[1].get_xlabel()
+    assert fig.axes[0].get_legend() is not None and fig.axes[1].get_legend() is not None
+    for ax in (plots.dumbbell(change), plots.distribution(cohort_means)):
+        assert ax.get_title(loc="left") and ax.get_xlabel() and ax.get_ylabel()
+        assert ax.get_legend() is not None
+
+
+def test_new_plots_do_not_mutate_input(likert_counts: pd.DataFrame, change: pd.DataFrame,
+                                       cohort_means: pd.DataFrame, comparison: pd.DataFrame) -> None:
+    frames = [likert_counts, change, cohort_means, comparison]
+    before = [f.copy() for f in frames]
+    plots.likert_bars(likert_counts, group="enabler_id")
+    plots.dumbbell(change, low="ci_low", high="ci_high")
+    plots.distribution(cohort_means, highlight="c1")
+    plots.heatmap(comparison, cluster=True)
+    plots.spider(_with_band(comparison), band_low="q1", band_high="q3")
+    for f, b in zip(frames, before):
+        pd.testing.assert_frame_equal(f, b)

@@ -9,6 +9,8 @@ matplotlib.use("Agg")
 import base64  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
+import sys  # noqa: E402
+import types  # noqa: E402
 import zipfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -43,9 +45,34 @@ def summary() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols).assign(wave="2024-01", level="enabler")
 
 
+#: Text Excel (or LibreOffice) would run as a formula if it started a cell.
+FORMULA_START = re.compile(r"^[=+\-@\t\r]")
+
+
+def assert_formula_safe(wb: openpyxl.Workbook, allowed: set[str] = frozenset()) -> None:
+    """No cell of any sheet is a formula, or text starting like one, unless listed in ``allowed``
+    (``"Sheet!A1"`` cells the project writes as formulas on purpose: none today)."""
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                where = f"{ws.title}!{cell.coordinate}"
+                if where in allowed:
+                    continue
+                assert cell.data_type != "f", f"{where} is a formula: {cell.value!r}"
+                if isinstance(cell.value, str):
+                    assert not FORMULA_START.match(cell.value), f"{where} starts like a formula: {cell.value!r}"
+
+
 def _read(path: Path) -> openpyxl.Workbook:
     assert zipfile.ZipFile(path).testzip() is None
-    return openpyxl.load_workbook(path)
+    wb = openpyxl.load_workbook(path)
+    assert_formula_safe(wb)           # every workbook a test writes is checked for formula injection
+    return wb
+
+
+def _rules(ws: openpyxl.worksheet.worksheet.Worksheet) -> dict[str, list]:
+    """Conditional formats of a sheet after reload: sqref text -> rules."""
+    return {str(cf.sqref): list(cf.rules) for cf in ws.conditional_formatting}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,6 +187,139 @@ def test_workbook_warns_on_percent_not_fraction(tmp_path: Path, caplog: pytest.L
     assert "fractions" in caplog.text
 
 
+def test_workbook_formula_safety_everywhere(tmp_path: Path) -> None:
+    """Text, headers, sheet names and About values that look like formulas are all neutralised."""
+    df = pd.DataFrame({"=SUM(A1)": ["=1+1", "+44 20", "-x", "@cmd", "\tx", "safe"], "n": [1, -2, 3, 4, 5, 6]})
+    path = reports.write_workbook(tmp_path / "r.xlsx", {"=Sheet": df}, about={"title": "=danger", "run id": "@x"})
+    wb = _read(path)                                                   # asserts formula safety
+    ws = wb.worksheets[1]
+    assert ws["A1"].value == "'=SUM(A1)" and ws["A2"].value == "'=1+1"
+    assert ws["B3"].value == -2 and ws["B3"].data_type == "n"          # negative numbers stay numbers
+    bad = openpyxl.Workbook()
+    bad.active["A1"] = "=1+1"
+    with pytest.raises(AssertionError, match="formula"):               # the check itself can fail
+        assert_formula_safe(bad)
+
+
+def test_default_conditional_format_by_name() -> None:
+    scale = ["mean", "Mean", "median", "Q1", "q3", "cohort_median", "Cohort mean", "ci_low", "95% CI high",
+             "mean_from", "mean_to"]
+    assert all(reports.default_conditional_format(c) == "scale" for c in scale)
+    assert all(reports.default_conditional_format(c) == "difference"
+               for c in ["diff_vs_median", "Difference vs cohort median", "change", "delta"])
+    assert reports.default_conditional_format("Favourable %") == "share"
+    assert reports.default_conditional_format("unfavourable_pct") == "share"
+    for other in ["n", "sd", "SD", "Agreement rwg(j)", "AD_M", "Alpha 95% CI low", "Council", "rank", "p_value"]:
+        assert reports.default_conditional_format(other) is None, other
+
+
+def test_workbook_conditional_formats_by_column(tmp_path: Path, summary: pd.DataFrame) -> None:
+    """Means get a 1/3/5 colour scale, differences one centred on 0, shares data bars 0..1; blank
+    (suppressed) cells are outside every range; values are untouched."""
+    table = reports.format_for_report(summary, threshold=5)           # cedar (row 4) is suppressed
+    table["Difference vs cohort median"] = [0.2, -1.4, float("nan"), 0.0]
+    path = reports.write_workbook(tmp_path / "r.xlsx", {"T": table})
+    ws = _read(path)["T"]
+    col = {c.value: c.column_letter for c in ws[1]}
+    rules = _rules(ws)
+    m = col["Mean"]
+    assert f"{m}2:{m}3 {m}5" in rules                                   # row 4 (blank) skipped
+    (rule,) = rules[f"{m}2:{m}3 {m}5"]
+    assert rule.type == "colorScale"
+    assert [(v.type, float(v.val)) for v in rule.colorScale.cfvo] == [("num", 1.0), ("num", 3.0), ("num", 5.0)]
+    assert [c.rgb[-6:] for c in rule.colorScale.color] == [reports.CF_LOW, reports.CF_MID, reports.CF_HIGH]
+    d = col["Difference vs cohort median"]
+    (diff,) = rules[f"{d}2:{d}3 {d}5"]
+    assert [float(v.val) for v in diff.colorScale.cfvo] == [-1.0, 0.0, 1.0]
+    f = col["Favourable %"]
+    (bar,) = rules[f"{f}2:{f}3 {f}5"]
+    assert bar.type == "dataBar" and [float(v.val) for v in bar.dataBar.cfvo] == [0.0, 1.0]
+    covered = {ref.split(":")[0][0] for ref in rules}                   # first column letter of each range
+    assert col["SD"] not in covered and col["n"] not in covered and col["Council"] not in covered
+    assert ws[f"{m}4"].value is None and ws[f"{m}4"].fill.fill_type is None   # suppressed: blank, uncoloured
+    assert ws[f"{m}2"].value == pytest.approx(3.456) and ws[f"{d}3"].value == pytest.approx(-1.4)
+
+
+def test_workbook_conditional_formats_off_and_overrides(tmp_path: Path) -> None:
+    from openpyxl.formatting.rule import CellIsRule
+
+    wide = pd.DataFrame({"council_name": ["A", "B", "C"], "respondents": [9, 3, 12],
+                         "E01 Systems mindset": [3.1, float("nan"), 4.2], "E02 Reframing risk": [2.0, float("nan"), 2.5]})
+    scores = pd.DataFrame({"Mean": [3.0, 4.0], "SD": [0.5, 0.9], "n": [5, 6]})
+    off = _read(reports.write_workbook(tmp_path / "off.xlsx", {"W": wide, "S": scores}, conditional_formats=False))
+    assert _rules(off["W"]) == {} and _rules(off["S"]) == {}
+    custom = CellIsRule(operator="greaterThan", formula=["0.8"], font=openpyxl.styles.Font(bold=True))
+    wb = _read(reports.write_workbook(
+        tmp_path / "on.xlsx", {"W": wide, "S": scores},
+        conditional_formats={"Mean": None, "SD": custom,
+                             "W": {"E01 Systems mindset": "scale", "E02 Reframing risk": "scale"}}))
+    assert set(_rules(wb["W"])) == {"C2 C4", "D2 D4"}                    # enabler columns, suppressed row 3 skipped
+    assert set(_rules(wb["S"])) == {"B2:B3"} and _rules(wb["S"])["B2:B3"][0].type == "cellIs"
+    assert wb["W"]["C3"].value is None
+
+
+def test_workbook_conditional_formats_errors(tmp_path: Path) -> None:
+    df = pd.DataFrame({"Mean": [3.0]})
+    with pytest.raises(ReportError, match="must be one of .*'scale'.*'rainbow'"):
+        reports.write_workbook(tmp_path / "r.xlsx", {"T": df}, conditional_formats={"Mean": "rainbow"})
+    with pytest.raises(ReportError, match="sheet.*'Missing'"):
+        reports.write_workbook(tmp_path / "r.xlsx", {"T": df}, conditional_formats={"Missing": {"Mean": "scale"}})
+    with pytest.raises(ReportError, match="True, False or a mapping"):
+        reports.write_workbook(tmp_path / "r.xlsx", {"T": df}, conditional_formats="scale")  # type: ignore[arg-type]
+    assert not (tmp_path / "r.xlsx").exists()
+
+
+@pytest.fixture
+def spider_data() -> pd.DataFrame:
+    return pd.DataFrame({"Enabler": [f"E{i:02d} enabler {i}" for i in range(1, 12)],
+                         "Alder Council": [3.2, 2.1, NAN, 4.5, 3.3, 3.1, 2.9, 4.0, 3.5, 2.2, 1.8],
+                         "Cohort median": [3.0, 3.1, 3.2, 3.3, 3.4, 3.5, 3.4, 3.3, 3.2, 3.1, 3.0],
+                         "Cohort Q1": [2.5] * 11})
+
+
+def test_workbook_radar_chart(tmp_path: Path, spider_data: pd.DataFrame) -> None:
+    """openpyxl drops charts on load, so the chart part is read from the zip: a radar chart whose
+    series reference the sheet's cells, with title, fixed 1-5 axis and blanks as gaps."""
+    spec = reports.RadarSpec(sheet="Spider data", categories="Enabler", series=["Alder Council", "Cohort median"],
+                             title="Alder Council against the cohort", dashed=["Cohort median"])
+    path = reports.write_workbook(tmp_path / "r.xlsx", {"Summary": pd.DataFrame({"a": [1]}), "Spider data": spider_data},
+                                  charts=[spec])
+    with zipfile.ZipFile(path) as z:
+        names = z.namelist()
+        assert "xl/charts/chart1.xml" in names and "xl/charts/chart2.xml" not in names
+        xml = z.read("xl/charts/chart1.xml").decode()
+        drawing_rels = z.read("xl/worksheets/_rels/sheet2.xml.rels").decode()   # placed on "Spider data"
+    assert "drawing" in drawing_rels
+    assert "<radarChart>" in xml and '<radarStyle val="marker"' in xml
+    assert re.findall(r"<val><numRef><f>(.*?)</f>", xml) == ["'Spider data'!$B$2:$B$12", "'Spider data'!$C$2:$C$12"]
+    assert re.findall(r"<cat><strRef><f>(.*?)</f>", xml) == ["'Spider data'!$A$2:$A$12"] * 2
+    assert re.findall(r"<tx><strRef><f>(.*?)</f>", xml) == ["'Spider data'!B1", "'Spider data'!C1"]
+    assert "Alder Council against the cohort" in xml
+    assert re.search(r'<valAx>.*<max val="5"\s*/>\s*<min val="1"\s*/>.*<title>.*Mean score', xml, re.DOTALL)
+    assert '<dispBlanksAs val="gap"' in xml and '<delete val="1"' not in xml
+    assert '<a:prstDash val="dash"' in xml                              # the cohort reference is dashed
+    ws = _read(path)["Spider data"]
+    assert ws["B4"].value is None and ws["B2"].value == pytest.approx(3.2)  # the gap is a blank cell
+
+
+def test_workbook_radar_chart_errors(tmp_path: Path, spider_data: pd.DataFrame,
+                                     caplog: pytest.LogCaptureFixture) -> None:
+    sheets = {"Spider data": spider_data}
+    bad_col = reports.RadarSpec(sheet="Spider data", categories="Enabler", series=["Nope"], title="t")
+    with pytest.raises(ReportError, match="needs column.*'Nope'"):
+        reports.write_workbook(tmp_path / "r.xlsx", sheets, charts=[bad_col])
+    bad_sheet = reports.RadarSpec(sheet="Spider", categories="Enabler", series=["Cohort median"], title="t")
+    with pytest.raises(ReportError, match="sheet 'Spider'.*not among"):
+        reports.write_workbook(tmp_path / "r.xlsx", sheets, charts=[bad_sheet])
+    text = reports.RadarSpec(sheet="Spider data", categories="Cohort median", series=["Enabler"], title="t")
+    with pytest.raises(ReportError, match="must hold numbers"):
+        reports.write_workbook(tmp_path / "r.xlsx", sheets, charts=[text])
+    wild = spider_data.assign(**{"Cohort median": 7.0})
+    reports.write_workbook(tmp_path / "r.xlsx", {"Spider data": wild}, charts=[
+        reports.RadarSpec(sheet="Spider data", categories="Enabler", series=["Cohort median"], title="t")])
+    assert "outside the axis" in caplog.text
+
+
 # ---------------------------------------------------------------------------------------------
 # format_for_report / display_table
 # ---------------------------------------------------------------------------------------------
@@ -169,7 +329,7 @@ def test_format_for_report_suppresses_and_renames(summary: pd.DataFrame) -> None
                                  "Favourable %", "Unfavourable %", "Suppressed"]
     assert out["Enabler"].tolist() == ["E01 Systems mindset", "Reframing risk", "E01 Systems mindset", "E01 Systems mindset"]
     cedar = out.iloc[2]
-    assert cedar["Suppressed"] and cedar["n"] == 2
+    assert cedar["Suppressed"] and np.isnan(cedar["n"])     # not even the count: 2 is a figure about the group
     assert cedar[["Mean", "SD", "Median", "Q1", "Q3", "Favourable %", "Unfavourable %"]].isna().all()
     assert out.loc[0, "Mean"] == 3.456 and out.loc[1, "Favourable %"] == pytest.approx(0.2857142857)  # unrounded
     assert out.attrs["disclosure_threshold"] == 5
@@ -207,7 +367,7 @@ def test_display_table(summary: pd.DataFrame) -> None:
     html = reports.display_table(table).to_html()
     assert "3.46" in html and "3.456" not in html                      # rounded for display only
     assert "29%" in html and "50%" in html                              # fractions shown as %
-    assert "suppressed (n&lt;5)" in html or "suppressed (n<5)" in html
+    assert "fewer than 5 responses" in html
     assert "4.50" not in html                                           # the suppressed council's value is not shown
     assert "=HYPERLINK(&quot;x&quot;)" in html or "=HYPERLINK(&#34;x&#34;)" in html  # text escaped
     assert ">Suppressed<" not in html                                    # flag column hidden
@@ -218,7 +378,7 @@ def test_display_table(summary: pd.DataFrame) -> None:
 def test_display_table_raw_columns_and_threshold_argument(summary: pd.DataFrame) -> None:
     raw = summary.assign(suppressed=summary["n"] < 5)
     html = reports.display_table(raw, decimals=1, threshold=5).to_html()
-    assert "3.5" in html and "suppressed (n&lt;5)" in html
+    assert "3.5" in html and "fewer than 5 responses" in html
 
 
 # ---------------------------------------------------------------------------------------------
@@ -286,6 +446,165 @@ def test_notebook_to_html_from_file_and_exporter_cached(tmp_path: Path) -> None:
 def test_notebook_to_html_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ReportError, match="cannot read the notebook"):
         reports.notebook_to_html(tmp_path / "missing.ipynb", tmp_path / "r.html")
+
+
+def _table_notebook(rows: int = 3, columns: int = 4) -> nbformat.NotebookNode:
+    """A notebook whose output is a display_table (pandas Styler) table, like the report notebooks'."""
+    frame = pd.DataFrame({"Council": [f"Council {i}" for i in range(rows)],
+                          **{f"Stat {j}": [i + j / 10 for i in range(rows)] for j in range(columns - 1)}})
+    html = reports.display_table(frame).to_html()
+    return new_notebook(cells=[
+        new_markdown_cell("# Long report"),
+        new_markdown_cell("## Scores"),
+        new_code_cell("x", execution_count=1, outputs=[
+            new_output("display_data", data={"image/png": PNG_1x1, "text/plain": "<Figure>"}, metadata={"image/png": {"alt": "A figure"}}),
+            new_output("execute_result", data={"text/html": html, "text/plain": "table"}, execution_count=1)]),
+    ])
+
+
+def test_notebook_to_html_lean_accessible_and_printable(tmp_path: Path) -> None:
+    """report.css replaces JupyterLab's ~260 KB of CSS; print rules are in the page itself."""
+    html = reports.notebook_to_html(_table_notebook(rows=3, columns=12), tmp_path / "r.html").read_text(encoding="utf-8")
+    assert len(html.encode()) < 40_000                                   # the lab template made this ~290 KB
+    assert "--jp-" not in html and "<script" not in html and "<link" not in html
+    css = "\n".join(re.findall(r"<style[^>]*>(.*?)</style>", html, re.DOTALL))
+    for rule in ("@page", "size: A4", 'counter(page) " of " counter(pages)', "@media print",
+                 "break-after: avoid", "break-inside: avoid", "thead { display: table-header-group; }",
+                 "max-width: 100%", "tbody tr:nth-child(even)", "td.num, th.num { text-align: right; }",
+                 "[tabindex]:focus { outline: 3px solid", "overflow: auto"):
+        assert rule in css, rule
+    assert re.search(r"img, svg, figure, \.jp-RenderedImage[^{]*\{ break-inside: avoid", css)
+    assert re.search(r"tr \{ break-inside: avoid", css)
+    assert 'alt="A figure"' in html                                      # alt text kept by the template
+    table = re.search(r"<table.*?</table>", html, re.DOTALL).group(0)
+    assert re.search(r"<table[^>]*class=\"wide\"", table)               # 12 columns: smaller print
+    assert re.search(r'<th[^>]*class="num[^"]*"[^>]*>Stat 0</th>', table)  # number column header right-aligned
+    assert re.search(r'<td[^>]*class="num[^"]*"[^>]*>1.00</td>', table)
+    assert re.search(r'<td[^>]*class="(?![^"]*num)[^"]*"[^>]*>Council 1</td>', table)  # text stays left
+    assert not re.search(r'id="T_\w+_row\d+_col\d+"', table)               # no per-cell ids
+
+
+def test_display_table_right_aligns_numbers_without_cell_ids(summary: pd.DataFrame) -> None:
+    html = reports.display_table(reports.format_for_report(summary, threshold=5)).to_html()
+    assert re.search(r"th\.col3 \{\s*text-align: right", html)             # "Mean" (col 3) header and cells
+    assert not re.search(r'id="T_\w+_row\d+_col\d+"', html)
+    assert not re.search(r"th\.col0 \{\s*text-align: right", html)          # "Council" stays left
+
+
+def _pdf_pages(data: bytes) -> int:
+    """Page objects in a PDF, looking inside compressed object streams too (PDF 1.5+)."""
+    import zlib
+
+    parts = [data]
+    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", data, re.DOTALL):
+        try:
+            parts.append(zlib.decompress(stream))
+        except zlib.error:
+            continue
+    return sum(len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", part)) for part in parts)
+
+
+def test_html_to_pdf(tmp_path: Path) -> None:
+    html = reports.notebook_to_html(_table_notebook(), tmp_path / "r.html", title="PDF test")
+    path = reports.html_to_pdf(html, tmp_path / "out" / "r.pdf")       # from a file path
+    data = path.read_bytes()
+    assert path == tmp_path / "out" / "r.pdf" and data.startswith(b"%PDF-")
+    assert _pdf_pages(data) == 1 and data.rstrip().endswith(b"%%EOF")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["r.pdf"]   # written atomically
+    again = reports.html_to_pdf(html.read_text(encoding="utf-8"), tmp_path / "s.pdf")   # from HTML text
+    assert _pdf_pages(again.read_bytes()) == 1
+
+
+def test_html_to_pdf_long_table_breaks_between_rows_with_repeated_header(tmp_path: Path) -> None:
+    """The print CSS at work in WeasyPrint: A4 pages, numbered, the header row on every page."""
+    import weasyprint
+
+    html = reports.notebook_to_html(_table_notebook(rows=120, columns=4), tmp_path / "r.html").read_text(encoding="utf-8")
+    pdf = reports.html_to_pdf(html, tmp_path / "r.pdf").read_bytes()
+    document = weasyprint.HTML(string=html).render()
+    assert len(document.pages) == _pdf_pages(pdf) >= 3
+    assert all(round(p.width * 25.4 / 96) == 210 and round(p.height * 25.4 / 96) == 297 for p in document.pages)
+
+    def texts(page: object) -> list[str]:   # WeasyPrint's laid-out boxes (internal, for this check only)
+        return [box.text for box in page._page_box.descendants() if getattr(box, "text", None)]  # type: ignore[attr-defined]
+
+    for number, page in enumerate(document.pages, start=1):
+        words = texts(page)
+        assert "Stat 0" in words, f"no header row on page {number}"
+        assert f"Page {number} of {len(document.pages)}" in " ".join(words)
+    first_rows = {w for w in texts(document.pages[1]) if w.startswith("Council ")}
+    assert first_rows and not first_rows & {w for w in texts(document.pages[0]) if w.startswith("Council ")}
+
+
+def test_html_to_pdf_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ReportError, match=r"\.pdf"):
+        reports.html_to_pdf("<p>x</p>", tmp_path / "r.html")
+    with pytest.raises(ReportError, match="cannot read the HTML report"):
+        reports.html_to_pdf(tmp_path / "missing.html", tmp_path / "r.pdf")
+    reports._pdf_engine.cache_clear()
+    try:
+        monkeypatch.setitem(sys.modules, "weasyprint", None)             # not installed
+        with pytest.raises(ReportError, match="WeasyPrint is not installed"):
+            reports.html_to_pdf("<p>x</p>", tmp_path / "r.pdf")
+        monkeypatch.undo()
+
+        class NoPango(types.ModuleType):
+            def __getattr__(self, name: str) -> object:
+                raise OSError("cannot load library 'libpango-1.0-0': no such file")
+
+        reports._pdf_engine.cache_clear()
+        monkeypatch.setitem(sys.modules, "weasyprint.text.fonts", NoPango("weasyprint.text.fonts"))
+        with pytest.raises(ReportError, match="apt-get install libpango-1.0-0 libpangoft2-1.0-0") as info:
+            reports.html_to_pdf("<p>x</p>", tmp_path / "r.pdf")
+        assert "system libraries" in str(info.value)
+    finally:
+        monkeypatch.undo()
+        reports._pdf_engine.cache_clear()
+    assert not (tmp_path / "r.pdf").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# methods appendix
+# ---------------------------------------------------------------------------------------------
+def test_methods_appendix_from_the_real_methodology() -> None:
+    text = reports.methods_appendix()
+    for name in ("rwg(j)", "AD_M", "ICC(1)", "ICC(2)", "Cronbach", "aggregation check", "bootstrap", "Holm",
+                 "Kruskal-Wallis", "Welch", "disclosure_threshold", "2-of-3 rule", "favourable_pct",
+                 "James, L. R., Demaree"):
+        assert name in text, name
+    headings = [line for line in text.splitlines() if line.startswith("#")]
+    assert headings and all(re.match(r"#{3,6} \S", h) for h in headings)      # nest under "## Appendix: methods"
+    assert headings[0].startswith("### 1. What the scores are")
+    assert any(h.startswith("#### 8.1 rwg") for h in headings) and any(h.startswith("### 9. Settings used") for h in headings)
+    assert not any("Mapping columns" in h or "Validation" in h for h in headings)   # not an appendix section
+    links = re.findall(r"\]\(([^)]*)\)", text)
+    assert all(re.match(r"https?://", target) for target in links), links       # no broken relative links
+    titled = reports.methods_appendix(sections=["Disclosure"], level=2, title="Appendix: methods")
+    assert titled.startswith("# Appendix: methods\n\n## 7. Disclosure control")
+    assert "## 8." not in titled
+
+
+def test_methods_appendix_links_code_and_errors(tmp_path: Path) -> None:
+    doc = tmp_path / "methodology.md"
+    doc.write_text("# Methodology\n\nSee [the architecture](architecture.md).\n\n"
+                   "## 1. Scoring\n\nRead [the layout](architecture.md#tables), [section 2](#2-agreement), "
+                   "[a paper](https://doi.org/10.1/x) and [ref][arch]; ![plot](fig.png).\n\n"
+                   "```python\n# not a heading\n```\n\n### 1.1 Detail\n\ntext\n\n"
+                   "## 2. Agreement\n\nrwg(j)\n\n## 3. Validation\n\nnot wanted\n\n[arch]: architecture.md\n",
+                   encoding="utf-8")
+    text = reports.methods_appendix(doc, sections=["scoring", "2"])
+    assert text.splitlines()[0] == "### 1. Scoring"
+    assert "#### 1.1 Detail" in text and "### 2. Agreement" in text and "Validation" not in text
+    assert "Read the layout, section 2, [a paper](https://doi.org/10.1/x) and ref; plot." in text
+    assert "```python\n# not a heading\n```" in text                     # code untouched
+    assert "the architecture" not in text                               # the preamble is not a section
+    with pytest.raises(ReportError, match=r"no section matching \['Missing'\].*'1\. Scoring'"):
+        reports.methods_appendix(doc, sections=["Missing"])
+    with pytest.raises(ReportError, match="methodology document is missing") as info:
+        reports.methods_appendix(tmp_path / "nope.md")
+    assert "nope.md" in str(info.value)
+    with pytest.raises(ReportError, match="level must be 1 to 6"):
+        reports.methods_appendix(doc, level=7)
 
 
 def test_save_figure(tmp_path: Path) -> None:

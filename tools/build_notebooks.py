@@ -120,39 +120,13 @@ reports.display_table(persp[(persp["scope"] == "cohort") & (persp["level"] != "e
                                   instrument=instrument or None, settings_file=settings_file or None,
                                   synthetic=synthetic, previous_processed_dir=previous_processed_dir or None,
                                   run_id=run_id)
-display(Markdown(report.banner))
-for note in report.notes:
-    display(Markdown(f"**Note:** {note}"))
-display(Markdown(report.text["overview"]))'''),
-        new_markdown_cell("## Enabler maturity by council\n\nMean enabler score per council (1 = Strongly disagree, "
-                          "5 = Strongly agree). Grey hatched rows: fewer respondents than the disclosure threshold."),
-        new_code_cell('display(report.image("heatmap"))'),
-        new_markdown_cell("## Each council against the cohort\n\nSpider diagram of each council's mean enabler scores "
-                          "(solid) against the cohort median of council means (dashed), as in the diagnostic's scoring tool."),
-        new_code_cell('display(report.image("spider_grid"))'),
-        new_markdown_cell("## Scores and respondents\n\nCouncil x enabler means with the number of respondents."),
-        new_code_cell('reports.display_table(report.tables["council_by_enabler"])'),
-        new_markdown_cell("## Cohort enabler scores\n\nAll respondents pooled, each counted once: n, mean, spread and the "
-                          "share answering favourably (enabler score 4 or more) or unfavourably (2 or less)."),
-        new_code_cell('reports.display_table(report.tables["cohort_enablers"])'),
-        new_markdown_cell("## Groupings: mindset; behaviours, values and relationships; infrastructure"),
-        new_code_cell('reports.display_table(report.tables["grouping_scores"])'),
-        new_markdown_cell("## Between councils and reliability\n\nICC(1): the share of the variation in respondents' "
-                          "scores that lies between councils (0.05-0.20 is typical of organisations). ICC(2): how reliably "
-                          "a council's mean is measured (0.70 or more is reliable). Cronbach's alpha: whether an enabler's "
-                          "statements measure one thing (0.70 or more). Kruskal-Wallis: whether councils differ at all, "
-                          "with epsilon squared as the size of the difference. Formulas: `docs/methodology.md`."),
-        new_code_cell('''if "cohort_stats" in report.tables:
-    display(reports.display_table(report.tables["cohort_stats"]))'''),
-        new_markdown_cell("## Change since the previous wave"),
-        new_code_cell('''if "wave_change" in report.tables:
-    display(reports.display_table(report.tables["wave_change"]))
-else:
-    display(Markdown("This is the first wave processed for this cohort."))'''),
-        new_markdown_cell("## Data quality"),
-        new_code_cell('''if "data_quality" in report.tables:
-    display(reports.display_table(report.tables["data_quality"]))
-display(Markdown(f"Workbook with these tables: `{report.workbook.name}`. " + reports.provenance_markdown({"run_id": run_id, "cohort": cohort, "wave": wave})))'''),
+report.show_first_screen()
+report.show("overview")'''),
+        *[new_code_cell(f'report.show("{key}")') for key in
+          ("heatmap", "distributions", "ranks", "spiders", "participation", "groupings", "change", "data_quality")],
+        new_code_cell('''display(Markdown(f"Workbook with these tables: `{report.workbook.name}`. "
+                 + reports.provenance_markdown({"run_id": run_id, "cohort": cohort, "wave": wave})))
+report.show("methods")'''),
     ],
     "04_council_pack.ipynb": [
         new_code_cell(IMPORTS),
@@ -162,27 +136,12 @@ display(Markdown(f"Workbook with these tables: `{report.workbook.name}`. " + rep
                                  council_id=council_id, instrument=instrument or None,
                                  settings_file=settings_file or None, synthetic=synthetic,
                                  previous_processed_dir=previous_processed_dir or None, run_id=run_id)
-display(Markdown(report.banner))
-for note in report.notes:
-    display(Markdown(f"**Note:** {note}"))
-display(Markdown(report.text["overview"]))'''),
-        new_markdown_cell("## Enabler maturity against the cohort"),
-        new_code_cell('''for key in ("spider", "bars"):
-    if key in report.figures:
-        display(report.image(key))'''),
-        new_markdown_cell("## Strongest and weakest enablers"),
-        new_code_cell('''if "strongest_weakest" in report.tables:
-    display(reports.display_table(report.tables["strongest_weakest"]))'''),
-        new_markdown_cell("## Enabler scores"),
-        new_code_cell('reports.display_table(report.tables["enablers"])'),
-        new_markdown_cell("## Groupings and overall"),
-        new_code_cell('reports.display_table(report.tables["groupings"])'),
-        new_markdown_cell("## Change since the previous wave"),
-        new_code_cell('''if "wave_change" in report.tables:
-    display(reports.display_table(report.tables["wave_change"]))
-else:
-    display(Markdown("No earlier wave to compare with (or too few respondents in it)."))
-display(Markdown(f"Workbook with these tables: `{report.workbook.name}`. " + reports.provenance_markdown({"run_id": run_id, "cohort": cohort, "wave": wave})))'''),
+report.show_first_screen()
+report.show("first_screen")'''),
+        *[new_code_cell(f'report.show("{key}")') for key in
+          ("groupings", "statements", "enablers", "change", "perspectives", "comments", "about")],
+        new_code_cell('''display(Markdown(f"Workbook with these tables: `{report.workbook.name}`. "
+                 + reports.provenance_markdown({"run_id": run_id, "cohort": cohort, "wave": wave})))'''),
     ],
 }
 

@@ -27,7 +27,7 @@ Nothing here is real: council names are invented, e-mail addresses use ``example
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -479,7 +479,8 @@ def _readme(expected: pd.DataFrame, register: pd.DataFrame, seed: int, formats: 
         "Council names are fictional; e-mail addresses use example.org / example.com; IP addresses are in",
         "the documentation ranges 192.0.2.0/24, 198.51.100.0/24 and 203.0.113.0/24.",
         "",
-        "- `cohort.csv`: the council register (`council_id, name, aliases, type, region`; aliases separated by `|`).",
+        "- `cohort.csv`: the council register (`council_id, name, aliases, type, region, invited`; aliases separated by "
+        "`|`; `invited` is the number of staff invited, blank where unknown).",
         "- `<wave>/`: one folder per wave with the exports exactly as a survey tool would give them.",
         "",
     ]
@@ -513,6 +514,24 @@ def _readme(expected: pd.DataFrame, register: pd.DataFrame, seed: int, formats: 
 # --------------------------------------------------------------------------------------------
 # public API
 # --------------------------------------------------------------------------------------------
+
+def _with_invited(register: pd.DataFrame, clean: Mapping[str, pd.DataFrame], *, seed: int) -> pd.DataFrame:
+    """Add an ``invited`` headcount per council: response rates between about 20% and 75%.
+
+    Drawn from a stream of its own, so the answers do not depend on it. Two councils get a low
+    rate (below 30%) and the last council none (blank: the reports say its rate is unknown), so
+    the demo shows every case of the participation rules.
+    """
+    rng = np.random.default_rng([seed, 2])
+    n = pd.concat([w["council_id"].value_counts() for w in clean.values()], axis=1).max(axis=1)
+    n = n.reindex(register["council_id"]).fillna(0).to_numpy()
+    rate = rng.uniform(0.35, 0.75, len(register))
+    rate[rng.choice(len(register), size=min(2, len(register)), replace=False)] = rng.uniform(0.18, 0.27, min(2, len(register)))
+    invited = np.ceil(np.maximum(n, 1) / rate).astype("int64").astype(object)
+    if len(register) > 2:
+        invited[-1] = ""
+    return register.assign(invited=invited)
+
 
 def demo_register(n_councils: int = 20) -> pd.DataFrame:
     """The fictional council register: ``council_id, name, aliases, type, region``."""
@@ -576,6 +595,7 @@ def generate_demo_cohort(raw_dir: str | Path, *, seed: int = DEMO_SEED, n_counci
     clean = _simulate(instrument, councils, list(waves), seed=seed, n_min=n_min, n_max=n_max)
     truth = _truth(clean, instrument)
 
+    register = _with_invited(register, clean, seed=seed)
     raw_dir.mkdir(parents=True, exist_ok=True)
     if formats == "mixed":
         expected = _write_mixed(clean, register, FILE_PLAN, raw_dir, instrument, seed=seed, faults=faults)

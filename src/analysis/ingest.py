@@ -36,7 +36,7 @@ REASONS: tuple[str, ...] = ("blank_row", "summary_row", "empty_response", "unkno
                             "superseded_duplicate", "skipped_file")
 QUARANTINE_COLUMNS = ["source_file", "sheet", "source_row", "reason", "detail"]
 CELL_ISSUE_COLUMNS = ["source_file", "sheet", "source_row", "column", "item_id", "raw_value", "kind"]
-COUNCIL_COLUMNS = ["council_id", "council_name", "n_respondents", "in_register"]
+COUNCIL_COLUMNS = ["council_id", "council_name", "n_respondents", "in_register", "invited"]
 COMMENT_COLUMNS = ["wave", "council_id", "respondent_key", "question", "comment"]
 REGISTER_FILE = "cohort.csv"
 _RAW_VALUE_MAX = 40
@@ -113,9 +113,11 @@ class IngestResult:
 # --------------------------------------------------------------------------------------------
 
 def load_register(cohort_dir: Path) -> pd.DataFrame | None:
-    """Read ``<cohort_dir>/cohort.csv``: ``council_id, name[, aliases, type, region]``.
+    """Read ``<cohort_dir>/cohort.csv``: ``council_id, name[, aliases, type, region, invited, invited_<wave>...]``.
 
-    ``aliases`` holds other spellings separated by ``|``. Returns ``None`` when there is no file.
+    ``aliases`` holds other spellings separated by ``|``. ``invited`` is the number of staff
+    invited to take part (blank = unknown), used for response rates; ``invited_<wave>`` (e.g.
+    ``invited_2025-01``) overrides it for one wave. Returns ``None`` when there is no file.
 
     Raises
     ------
@@ -166,7 +168,40 @@ def load_register(cohort_dir: Path) -> pd.DataFrame | None:
             f"{raws[1]!r} (council {ids[1]}) and {raws[0]!r} (council {ids[0]}) read as the same name "
             f"{key!r}, so answers could not be told apart", path=path, row=row, column="aliases",
             hint="Remove or change one of them so every name and alias belongs to one council.")
-    return reg[["council_id", "name", "aliases", "type", "region"]].reset_index(drop=True)
+    invited = [c for c in reg.columns if c == "invited" or c.startswith("invited_")]
+    for col in invited:
+        reg[col] = _headcounts(reg[col], path=path, column=col)
+    return reg[["council_id", "name", "aliases", "type", "region", *invited]].reset_index(drop=True)
+
+
+def _headcounts(values: pd.Series, *, path: Path, column: str) -> pd.Series:
+    """Parse an ``invited`` column of the register: blank or a whole number of staff >= 1."""
+    text = values.str.replace(",", "", regex=False).str.strip()
+    num = pd.to_numeric(text.where(text != ""), errors="coerce")
+    bad = (text != "") & (num.isna() | (num < 1) | (num % 1 != 0))
+    if bad.any():
+        i = int(values.index[bad][0])
+        raise RegisterError(f"{column} is {values.at[i]!r}, not a whole number of staff invited", path=path, row=i + 2,
+                            column=column, hint=f"Give {column} as a whole number such as 120, or leave it blank "
+                                                "when the headcount is not known (the reports then say the "
+                                                "response rate is unknown).")
+    return num.astype("Int64")
+
+
+def invited_for_wave(register: pd.DataFrame | None, wave: str) -> pd.Series:
+    """Staff invited per council in ``wave``: column ``invited_<wave>`` where given, else ``invited``.
+
+    Returns a nullable integer Series indexed by ``council_id`` (``<NA>`` = unknown); empty when the
+    register is absent or has no ``invited`` column.
+    """
+    if register is None:
+        return pd.Series(dtype="Int64")
+    out = pd.Series(pd.NA, index=register["council_id"].to_numpy(), dtype="Int64")
+    for col in ("invited", f"invited_{str(wave).casefold()}"):
+        if col in register.columns:
+            values = pd.Series(register[col].to_numpy(), index=out.index, dtype="Int64")
+            out = values.where(values.notna(), out)
+    return out
 
 
 def _loaders() -> Any:
@@ -579,7 +614,7 @@ def load_wave(wave_dir: Path, *, instrument: Instrument, register: pd.DataFrame 
     check_row_accounting(files, quarantine, accepted[["source_file", "sheet", "source_row"]])
     responses = _responses(accepted, cleaned, instrument, wave)
     validate_responses(responses, instrument)
-    councils = _councils_table(accepted, register)
+    councils = _councils_table(accepted, register, wave)
     comments = None
     if keep_comments:
         comments = _comments_table(cleaned, accepted, wave)
@@ -621,16 +656,18 @@ def _files_table(cleaned: list[dict[str, Any]], skipped: list[dict[str, Any]], q
     return files[order].astype({"rows_read": "int64", "accepted": "int64", "quarantined": "int64"})
 
 
-def _councils_table(accepted: pd.DataFrame, register: pd.DataFrame | None) -> pd.DataFrame:
+def _councils_table(accepted: pd.DataFrame, register: pd.DataFrame | None, wave: str = "") -> pd.DataFrame:
     n = accepted.groupby("council_id")["respondent_key"].nunique()
     if register is not None:
         out = pd.DataFrame({"council_id": register["council_id"], "council_name": register["name"]})
         out["n_respondents"] = out["council_id"].map(n).fillna(0).astype("int64")
         out["in_register"] = True
-        return out[COUNCIL_COLUMNS].reset_index(drop=True)
+        out["invited"] = invited_for_wave(register, wave).reindex(out["council_id"]).to_numpy()
+        return out[COUNCIL_COLUMNS].astype({"invited": "Int64"}).reset_index(drop=True)
     names = accepted.drop_duplicates("council_id").set_index("council_id")["council_name"]
     out = pd.DataFrame({"council_id": n.index.astype(str), "council_name": names.reindex(n.index).astype(str).to_numpy(),
-                        "n_respondents": n.to_numpy().astype("int64"), "in_register": False})
+                        "n_respondents": n.to_numpy().astype("int64"), "in_register": False,
+                        "invited": pd.array([pd.NA] * len(n), dtype="Int64")})
     out["council_name"] = privacy.mask_personal_text(out["council_name"]).astype(object)
     return out[COUNCIL_COLUMNS].sort_values("council_id").reset_index(drop=True)
 

@@ -52,7 +52,8 @@ TABLE_DTYPES: dict[str, dict[str, str]] = {
     "quarantine": {"source_file": "str", "sheet": "str", "source_row": "int64", "reason": "str", "detail": "str"},
     "cell_issues": {"source_file": "str", "sheet": "str", "source_row": "int64", "column": "str", "item_id": "str",
                     "raw_value": "str", "kind": "str"},
-    "councils": {"council_id": "str", "council_name": "str", "n_respondents": "int64", "in_register": "bool"},
+    "councils": {"council_id": "str", "council_name": "str", "n_respondents": "int64", "in_register": "bool",
+                 "invited": "Int64"},
     "cohort_stats": _UNIT | {
         "n_councils": "int64", "n": "int64", "icc1": "float64", "icc2": "float64", "f": "float64",
         "df_between": "float64", "df_within": "float64", "f_p_value": "float64", "alpha": "float64",
@@ -70,6 +71,9 @@ TABLE_DTYPES: dict[str, dict[str, str]] = {
         "ci_high": "float64", "u": "float64", "p_value": "float64", "p_holm": "float64", "n_paired": "int64",
         "wilcoxon_stat": "float64", "wilcoxon_p": "float64", "wilcoxon_p_holm": "float64", "reason": "str",
         "suppressed": "bool"},
+    "statement_distribution": {"wave": "str", "scope": "str", "council_id": "str", "council_name": "str",
+                               "enabler_id": "str", "item_id": "str", "level": "str", "count": "int64",
+                               "n_scale": "int64", "n_dont_know": "int64"},
     "perspective_scores": _SCORE_DTYPES | {"perspective": "str", "suppressed": "bool",
                                            "secondary_suppressed": "bool"},
 }

@@ -540,6 +540,9 @@ def _wave_head(session: KernelSession, *, nb_dir: Path, paths: dict[str, Any], r
     reports.notebook_to_html(audit / NOTEBOOKS[2], rep / "cohort_report.html",
                              title=f"Cohort report: {paths['cohort']} {wave}")
     run.timings["render_cohort_html"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    reports.html_to_pdf(rep / "cohort_report.html", rep / "cohort_report.pdf")
+    run.timings["render_cohort_pdf"] = time.perf_counter() - t0
     return run
 
 
@@ -560,7 +563,8 @@ def _wave_packs(pool: KernelPool, run: WaveRun, *, nb_dir: Path, raw: Path, inst
         def pack(session: KernelSession, *, item: str) -> None:
             nb = session.run(nb_dir / NOTEBOOKS[3], audit / "councils" / f"04_council_pack_{item}.ipynb",
                              run.report_params | {"council_id": item})
-            reports.notebook_to_html(nb, rep / "councils" / f"{item}.html", title=f"Insight pack {item} {wave}")
+            html = reports.notebook_to_html(nb, rep / "councils" / f"{item}.html", title=f"Insight pack {item} {wave}")
+            reports.html_to_pdf(html, rep / "councils" / f"{item}.pdf")
 
         for cid, _ in pool.map_unordered(pack, councils):  # one notebook per council, spread over the kernels
             bar.set_postfix_str(f"council pack {cid}")

@@ -1,29 +1,50 @@
-"""Drawing the diagnostic: heatmap, spider (radar) diagrams and bars. No statistics here.
+"""Drawing the diagnostic: heatmap, spider (radar) diagrams, bars, Likert bars, dumbbells and box plots.
+
+No statistics here.
 
 Every function takes a tidy table that :mod:`analysis.scoring` or :mod:`analysis.compare` computed
 (``data`` first, keyword-only column names), draws it, and returns the Axes (or the Figure for the
-small-multiples grid). Nothing is saved or shown here: saving is :func:`analysis.reports.save_figure`'s
-job and a notebook shows the figure itself (seaborn convention).
+small-multiples grid and the Likert bars). Nothing is saved or shown here: saving is
+:func:`analysis.reports.save_figure`'s job and a notebook shows the figure itself (seaborn convention).
+The newer functions (:func:`likert_bars`, :func:`dumbbell`, :func:`distribution`) create their own
+figure, when they need one, as a :class:`matplotlib.figure.Figure` not registered with pyplot: a
+notebook shows it where ``fig`` (or ``ax.figure``) is displayed.
+
+Text shown to readers (titles, axis labels, legend entries, "no answers") has English defaults that
+every function lets the caller replace, so a Welsh-language pack needs no change here.
 
 Missing values
 --------------
 A statistic blanked by small-group suppression (NaN) is never drawn as a number:
 
-* :func:`heatmap` draws the cell hatched grey and adds a legend note ``suppressed (n < k)``;
+* :func:`heatmap` draws the cell white with the text ``n<5`` (``suppressed_text``) instead of a
+  colour of the scale, and adds a legend note ``suppressed (n < k)``;
 * :func:`spider` / :func:`spider_grid` break the polygon's outline at the missing enabler (the
   line segments to and from it are not drawn, no marker is placed, and nothing is drawn at 0); the
   translucent fill is drawn only for polygons with no missing point, so no filled area implies a
   value that is not there;
-* :func:`enabler_bars` draws a zero-width bar labelled ``suppressed``.
+* :func:`enabler_bars` draws a zero-width bar labelled ``suppressed``;
+* :func:`likert_bars` draws no bars for a suppressed statement and labels its row;
+* :func:`dumbbell` draws only the dots that exist (no joining line when one is missing);
+* :func:`distribution` leaves suppressed councils out of the box and the dots.
 
 Every function also takes ``suppressed="suppressed"``: when the table has that boolean column
 (``comparison`` does, and keeps the means of suppressed rows for internal use), the values of
 flagged rows are treated as missing, so a figure can never disclose a suppressed group's value.
 Pass ``suppressed=None`` to switch this off.
+
+Colours
+-------
+Scales use the diverging ColorBrewer ``RdBu`` palette (colour-blind safe), red for disagreement /
+low scores and blue for agreement / high scores, with the neutral point light grey in the Likert
+bars; series use seaborn's ``colorblind`` palette. No meaning is carried by colour alone: the
+Likert legend is in scale order and values are written on the segments, dumbbell dots differ in
+shape (open before, filled after) as well as colour.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import textwrap
@@ -38,7 +59,9 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch, Rectangle
+from matplotlib.patches import Patch, PathPatch, Rectangle
+from matplotlib.path import Path as MplPath
+from matplotlib.ticker import FuncFormatter, MultipleLocator
 
 logger = logging.getLogger(__name__)
 
@@ -48,12 +71,31 @@ DEFAULT_CMAP = "RdBu"
 DEFAULT_PALETTE = "colorblind"
 #: Characters per line of wrapped enabler labels.
 WRAP_WIDTH = 18
-#: Look of a suppressed heatmap cell.
-SUPPRESSED_FACE = "#e0e0e0"
-SUPPRESSED_EDGE = "#8c8c8c"
-SUPPRESSED_HATCH = "///"
+#: Look of a suppressed heatmap cell: plain white with a grey outline and grey text, never a
+#: colour of the scale.
+SUPPRESSED_FACE = "#ffffff"
+SUPPRESSED_EDGE = "#bdbdbd"
+SUPPRESSED_TEXT_COLOR = "#595959"
 #: Look of the cohort reference polygon / marker.
 REFERENCE_COLOR = "#333333"
+#: Shaded cohort band (interquartile range) of the spider diagram.
+BAND_COLOR = "#9e9e9e"
+#: ColorBrewer RdBu, 5 classes (colour-blind safe), used for a 5-point Likert scale.
+LIKERT_COLORS_5 = ("#ca0020", "#f4a582", "#f7f7f7", "#92c5de", "#0571b0")
+#: The neutral point of a Likert scale: light grey, so it reads as neither side.
+NEUTRAL_COLOR = "#d4d4d4"
+#: Bars of answers kept apart from the scale ("Don't know", "Not applicable"), darkest first.
+APART_COLORS = ("#7f7f7f", "#a6a6a6", "#c8c8c8")
+#: Text for muted notes in a figure ("no answers", "suppressed").
+NOTE_COLOR = "#595959"
+#: Default English labels of the 5-point agreement scale (the instrument's canonical labels);
+#: used only when ``level_order`` is 1..5 and no ``level_labels`` are passed.
+DEFAULT_LEVEL_LABELS = {"1": "Strongly disagree", "2": "Disagree", "3": "Neither agree nor disagree",
+                        "4": "Agree", "5": "Strongly agree"}
+#: Default English labels of answers kept apart from the scale.
+DEFAULT_APART_LABELS = {"dont_know": "Don't know"}
+#: Default x-axis label of the 1-5 scale.
+SCALE_LABEL = "Mean score (1 = Strongly disagree, 5 = Strongly agree)"
 
 
 # --------------------------------------------------------------------------------------------
@@ -128,11 +170,39 @@ def _masked(data: pd.DataFrame, columns: Sequence[str | None], suppressed: str |
 # --------------------------------------------------------------------------------------------
 # heatmap
 # --------------------------------------------------------------------------------------------
+def _row_order(table: pd.DataFrame, sort_by: str | None, cluster: bool, fill_value: float) -> list[Any]:
+    """Rows of ``table`` in display order: as given, by descending mean / column, or clustered."""
+    if sort_by is not None and cluster:
+        raise ValueError("heatmap(): pass either sort_by= or cluster=True, not both; they are two ways of "
+                         "ordering the rows.")
+    rows = list(table.index)
+    if sort_by is not None:
+        if sort_by == "overall":
+            key = table.mean(axis=1, skipna=True)
+        elif sort_by in table.columns:
+            key = table[sort_by]
+        else:
+            raise ValueError(f"heatmap(): the value for `sort_by` must be 'overall' or one of the columns "
+                             f"{list(map(str, table.columns))}, but {sort_by!r} was passed.")
+        # stable: ties keep the order of first appearance; rows with no value go last
+        return list(key.sort_values(ascending=False, kind="stable", na_position="last").index)
+    if cluster and len(rows) > 2:
+        from scipy.cluster.hierarchy import leaves_list, linkage
+
+        # NaN filled by the column mean for the distance only (nothing filled is drawn); a column
+        # with no value at all is constant and so adds nothing to any distance.
+        filled = table.fillna(table.mean(axis=0)).fillna(fill_value).to_numpy(dtype="float64")
+        return [rows[i] for i in leaves_list(linkage(filled, method="average", metric="euclidean"))]
+    return rows
+
+
 def heatmap(data: pd.DataFrame, *, x: str = "unit_id", y: str = "council_name", value: str = "mean",
             ax: Axes | None = None, vmin: float = 1, vmax: float = 5, center: float | None = 3,
             annot: bool = True, fmt: str = ".1f", cmap: Any = DEFAULT_CMAP,
             labels: Mapping[Any, str] | None = None, order: Sequence[Any] | None = None,
-            threshold: int | None = None, suppressed: str | None = "suppressed") -> Axes:
+            threshold: int | None = None, suppressed: str | None = "suppressed",
+            sort_by: str | None = None, cluster: bool = False, suppressed_text: str | None = None,
+            suppressed_note: str | None = None, title: str | None = None) -> Axes:
     """Council x enabler maturity at a glance.
 
     Parameters
@@ -153,24 +223,49 @@ def heatmap(data: pd.DataFrame, *, x: str = "unit_id", y: str = "council_name", 
     labels
         ``x`` value -> tick label (e.g. enabler short names); ids are shown otherwise.
     order
-        Column order; default order of first appearance. Rows keep the order of first appearance.
+        Column order; default order of first appearance.
     threshold
-        Disclosure threshold, used only in the legend note for suppressed cells.
+        Disclosure threshold, used in the text of suppressed cells and the legend note.
     suppressed
         Boolean column whose flagged rows are drawn as suppressed whatever their value (see the
         module docstring); ignored when absent.
+    sort_by
+        Row order. ``None`` (default): order of first appearance. ``"overall"``: descending mean of
+        the row's shown cells (suppressed cells left out). An ``x`` value (e.g. ``"E03"``):
+        descending value in that column. Ties keep the order of first appearance and rows with no
+        value go last.
+    cluster
+        Order the rows by hierarchical clustering instead (scipy, average linkage, Euclidean
+        distance between the rows' shown values; a missing cell is filled with its column mean for
+        the distance only). Similar councils end up next to each other; the order is deterministic.
+        Cannot be combined with ``sort_by``.
+    suppressed_text
+        Text written in a suppressed cell; default ``"n<{threshold}"``, or ``"n<5"`` when no
+        ``threshold`` is passed.
+    suppressed_note
+        Legend note explaining the suppressed cells; default ``"suppressed (n < {threshold})"``.
+    title
+        Axes title; none by default (a report usually puts its own heading above the figure).
 
     Returns
     -------
     matplotlib.axes.Axes
-        ``ax.collections[0]`` is the seaborn QuadMesh whose array holds the table row by row
-        (masked where suppressed). Suppressed (NaN) cells are covered by hatched grey rectangles
-        and a legend note ``suppressed (n < threshold)`` is added when there is at least one.
+        ``ax.collections[0]`` is the seaborn QuadMesh whose array holds the table row by row in the
+        drawn order (masked where suppressed); the y tick labels are the rows in that order.
+        A suppressed (NaN) cell is covered by a white ``Rectangle`` with a grey outline and holds a
+        ``Text``, both with ``gid="suppressed"``; a legend note is added when there is at least one.
 
     Raises
     ------
     ValueError
-        A column is missing or two rows describe the same cell.
+        A column is missing, two rows describe the same cell, ``sort_by`` names no column, or both
+        ``sort_by`` and ``cluster`` are passed.
+
+    Notes
+    -----
+    The colour scale stays diverging and centred on ``center`` (the scale midpoint, 3). A
+    suppressed cell is deliberately not a colour of that scale: its background is plain white and
+    its text says why it is blank, so it cannot be read as a score near the midpoint.
     """
     _check_columns(data, "heatmap", x=x, y=y, value=value)
     _check_unique(data, [y, x], "heatmap", f"Filter the table to one wave/level so that each {y} x {x} appears once.")
@@ -179,6 +274,9 @@ def heatmap(data: pd.DataFrame, *, x: str = "unit_id", y: str = "council_name", 
     table = (_masked(data, [value], suppressed)
              .pivot(index=y, columns=x, values=value)
              .reindex(index=rows, columns=cols))
+    fill_value = float(center) if center is not None else (vmin + vmax) / 2.0
+    rows = _row_order(table, sort_by, cluster, fill_value)
+    table = table.reindex(index=rows)
     if ax is None:
         _, ax = plt.subplots(figsize=(max(6.0, 0.75 * len(cols) + 3.0), max(3.0, 0.4 * len(rows) + 2.0)))
     xlabels = [_label(c, labels) for c in cols]
@@ -192,15 +290,24 @@ def heatmap(data: pd.DataFrame, *, x: str = "unit_id", y: str = "council_name", 
                     xticklabels=xlabels, yticklabels=[str(r) for r in rows],
                     cbar_kws={"label": value, "ticks": list(range(math.ceil(vmin), math.floor(vmax) + 1))})
     missing = np.argwhere(np.isnan(table.to_numpy(dtype="float64")))
+    limit = "5" if threshold is None else str(threshold)
+    text = suppressed_text if suppressed_text is not None else f"n<{limit}"
     for i, j in missing:
-        ax.add_patch(Rectangle((j, i), 1, 1, facecolor=SUPPRESSED_FACE, edgecolor=SUPPRESSED_EDGE,
-                               hatch=SUPPRESSED_HATCH, linewidth=0, zorder=2, gid="suppressed"))
+        ax.add_patch(Rectangle((j + 0.04, i + 0.06), 0.92, 0.88, facecolor=SUPPRESSED_FACE,
+                               edgecolor=SUPPRESSED_EDGE, linewidth=0.6, zorder=2, gid="suppressed"))
+        ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize="small", style="italic",
+                color=SUPPRESSED_TEXT_COLOR, zorder=3, gid="suppressed")
     if len(missing):
-        note = f"suppressed (n < {threshold})" if threshold is not None else "suppressed (n < threshold)"
-        ax.legend(handles=[Patch(facecolor=SUPPRESSED_FACE, edgecolor=SUPPRESSED_EDGE, hatch=SUPPRESSED_HATCH, label=note)],
+        if suppressed_note is not None:
+            note = suppressed_note
+        else:
+            note = f"suppressed (n < {threshold})" if threshold is not None else "suppressed (n < threshold)"
+        ax.legend(handles=[Patch(facecolor=SUPPRESSED_FACE, edgecolor=SUPPRESSED_EDGE, label=note)],
                   loc="lower left", bbox_to_anchor=(0.0, 1.01), frameon=False, fontsize="small")
     ax.set_xlabel("")
     ax.set_ylabel("")
+    if title is not None:
+        ax.set_title(title, loc="left", pad=28 if len(missing) else 6)   # above the legend note
     ax.tick_params(axis="x", labelsize="small")
     for tick in ax.get_xticklabels():
         tick.set_rotation(35 if slanted else 0)
@@ -250,6 +357,44 @@ def _draw_polygon(ax: Axes, angles: np.ndarray, radii: np.ndarray, *, color: Any
     return line
 
 
+def _draw_band(ax: Axes, angles: np.ndarray, low: np.ndarray, high: np.ndarray, *, color: Any,
+               label: str) -> PathPatch:
+    """Shade the area between two polygons (``low`` and ``high`` radii per spoke).
+
+    With every value present the band is a ring: the outer polygon plus the inner one traced the
+    other way round, so the inner area stays clear. A spoke with a missing value splits the band
+    into runs of consecutive spokes (cyclically), each a polygon out along ``high`` and back along
+    ``low``; a run of a single spoke has no area and is not drawn.
+    """
+    n = len(angles)
+    valid = ~(np.isnan(low) | np.isnan(high))
+    vertices: list[tuple[float, float]] = []
+    codes: list[int] = []
+
+    def ring(points: list[tuple[float, float]]) -> None:
+        vertices.extend([*points, points[0]])
+        codes.extend([MplPath.MOVETO] + [MplPath.LINETO] * (len(points) - 1) + [MplPath.CLOSEPOLY])
+
+    if valid.all():
+        ring([(a, r) for a, r in zip(angles, high)])
+        ring([(a, r) for a, r in zip(angles[::-1], low[::-1])])
+    elif valid.any():
+        start = int(np.flatnonzero(~valid)[0])          # walk the spokes from a gap, so runs do not wrap
+        run: list[int] = []
+        for k in [*range(start + 1, n), *range(0, start + 1)]:
+            if valid[k]:
+                run.append(k)
+                continue
+            if len(run) >= 2:
+                ring([(angles[i], high[i]) for i in run] + [(angles[i], low[i]) for i in reversed(run)])
+            run = []
+        logger.debug("spider: the band has %d missing spoke(s); it is drawn in pieces", int((~valid).sum()))
+    patch = PathPatch(MplPath(vertices or np.zeros((0, 2)), codes or None), facecolor=color, edgecolor="none",
+                      alpha=0.35, zorder=1, label=label, gid="band")
+    ax.add_patch(patch)
+    return patch
+
+
 def _reference_radii(data: pd.DataFrame, enabler: str, reference: str, units: list[Any], func: str) -> np.ndarray:
     ref = data[[enabler]].assign(_ref=_float(data[reference])).dropna(subset=["_ref"]).drop_duplicates()
     if ref[enabler].duplicated().any():
@@ -263,8 +408,14 @@ def spider(data: pd.DataFrame, *, enabler: str = "unit_id", value: str = "mean",
            order: Sequence[Any] | None = None, labels: Mapping[Any, str] | None = None, ax: Axes | None = None,
            vmin: float = 1, vmax: float = 5, palette: Any = None, fill: bool = True,
            reference: str | None = None, reference_label: str = "Cohort median", legend: bool = True,
-           suppressed: str | None = "suppressed") -> Axes:
+           suppressed: str | None = "suppressed", band_low: str | None = None, band_high: str | None = None,
+           band_label: str = "Cohort interquartile range", band_color: Any = BAND_COLOR,
+           title: str | None = None) -> Axes:
     """Spider (radar) diagram: one closed polygon per ``hue`` level over the enablers.
+
+    With ``reference`` and ``band_low``/``band_high`` it is the scoring-tool view of one council:
+    the council's polygon against the dashed cohort median, over a shaded band that runs, on
+    every spoke, from the cohort's lower to its upper quartile of council means.
 
     Parameters
     ----------
@@ -292,28 +443,42 @@ def spider(data: pd.DataFrame, *, enabler: str = "unit_id", value: str = "mean",
         Optional column holding one cohort value per enabler (e.g. ``cohort_median``), drawn as a
         dashed dark polygon with this legend label.
     legend
-        Add a legend.
+        Add a legend (series, then the reference, then the band).
     suppressed
-        Boolean column whose flagged rows are drawn as missing (see the module docstring).
+        Boolean column whose flagged rows are drawn as missing (see the module docstring). It
+        applies to ``value`` only: the reference and band columns are cohort values.
+    band_low, band_high, band_label, band_color
+        Optional pair of columns holding one cohort value per enabler each (e.g. ``cohort_q1`` and
+        ``cohort_q3``, the quartiles of council means): the area between the two radii is shaded
+        on every spoke and listed in the legend as ``band_label``. Pass both or neither. An enabler
+        with no band value leaves a gap in the band.
+    title
+        Axes title; none by default.
 
     Returns
     -------
     matplotlib.axes.Axes
         The polar Axes. Each polygon is a ``Line2D`` labelled with its level whose ``get_ydata()``
-        are the radii in ``order``, closed by repeating the first.
+        are the radii in ``order``, closed by repeating the first. The band is a ``PathPatch``
+        with ``gid="band"`` whose path vertices are ``(angle, radius)`` pairs.
 
     Raises
     ------
     ValueError
-        ``ax`` is not polar, a column is missing, fewer than 3 enablers, or a (level, enabler)
-        pair appears twice.
+        ``ax`` is not polar, a column is missing, fewer than 3 enablers, a (level, enabler)
+        pair appears twice, only one of ``band_low``/``band_high`` is passed, or the band's low
+        value is above its high value for an enabler.
 
     Notes
     -----
     A missing value (NaN, e.g. suppressed) is a gap, never a 0: the outline is broken either side
     of that spoke and the polygon is not filled (see the module docstring).
     """
-    _check_columns(data, "spider", enabler=enabler, value=value, hue=hue, reference=reference)
+    _check_columns(data, "spider", enabler=enabler, value=value, hue=hue, reference=reference,
+                   band_low=band_low, band_high=band_high)
+    if (band_low is None) != (band_high is None):
+        raise ValueError("spider(): pass both band_low= and band_high= (e.g. 'cohort_q1' and 'cohort_q3') "
+                         f"to draw the cohort band, or neither; got band_low={band_low!r}, band_high={band_high!r}.")
     if ax is not None and getattr(ax, "name", None) != "polar":
         raise ValueError("spider() needs a polar Axes, but a "
                          f"{getattr(ax, 'name', type(ax).__name__)!r} Axes was passed; create it with "
@@ -327,19 +492,34 @@ def spider(data: pd.DataFrame, *, enabler: str = "unit_id", value: str = "mean",
     if ax is None:
         ax = plt.figure(figsize=(6.5, 6.5)).add_subplot(projection="polar")
     angles = _setup_polar(ax, units, labels, vmin, vmax)
+    handles: list[Any] = []
+    band = None
+    if band_low is not None and band_high is not None:
+        low = _reference_radii(data, enabler, band_low, units, "spider")
+        high = _reference_radii(data, enabler, band_high, units, "spider")
+        bad = np.flatnonzero(low > high)          # NaN compares False
+        if len(bad):
+            raise ValueError(f"spider(): the band's {band_low!r} is above its {band_high!r} for "
+                             f"{enabler}={units[bad[0]]!r} ({low[bad[0]]} > {high[bad[0]]}); pass the lower "
+                             "quantile as band_low and the upper one as band_high.")
+        band = _draw_band(ax, angles, low, high, color=band_color, label=band_label)
     levels = [None] if hue is None else list(pd.unique(data[hue].dropna()))
     colors = sns.color_palette(palette or DEFAULT_PALETTE, n_colors=max(len(levels), 1))
     for level, color in zip(levels, colors):
         sub = data if level is None else data[data[hue] == level]
         radii = sub.set_index(enabler)[value].pipe(_float_series).reindex(units).to_numpy(dtype="float64")
-        _draw_polygon(ax, angles, radii, color=color, label=str(value if level is None else level), fill=fill,
-                      gid="series")
+        handles.append(_draw_polygon(ax, angles, radii, color=color, label=str(value if level is None else level),
+                                     fill=fill, gid="series"))
     if reference is not None:
-        _draw_polygon(ax, angles, _reference_radii(data, enabler, reference, units, "spider"),
-                      color=REFERENCE_COLOR, label=reference_label, fill=False, linestyle="--", marker=None,
-                      gid="reference")
+        handles.append(_draw_polygon(ax, angles, _reference_radii(data, enabler, reference, units, "spider"),
+                                     color=REFERENCE_COLOR, label=reference_label, fill=False, linestyle="--",
+                                     marker=None, gid="reference"))
+    if band is not None:
+        handles.append(band)
     if legend:
-        ax.legend(loc="upper right", bbox_to_anchor=(1.25, 1.12), fontsize="small", frameon=False)
+        ax.legend(handles=handles, loc="upper right", bbox_to_anchor=(1.25, 1.12), fontsize="small", frameon=False)
+    if title is not None:
+        ax.set_title(title, pad=24)
     return ax
 
 
@@ -473,5 +653,594 @@ def enabler_bars(data: pd.DataFrame, *, enabler: str = "unit_id", value: str = "
     ax.set_xticks(list(range(math.ceil(vmin), math.floor(vmax) + 1)))
     ax.grid(axis="x", linewidth=0.5, alpha=0.5, zorder=0)
     ax.set_xlabel(value)
+    sns.despine(ax=ax, left=True)
+    return ax
+
+
+# --------------------------------------------------------------------------------------------
+# Likert bars (diverging stacked bars of answer shares)
+# --------------------------------------------------------------------------------------------
+def _level_key(value: Any) -> str:
+    """Canonical text of an answer level, so that ``1``, ``1.0`` and ``"1"`` are the same level."""
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+        return str(int(number)) if number.is_integer() else value
+    if isinstance(value, (bool, np.bool_)):
+        return str(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return str(int(number)) if number.is_integer() else str(value)
+
+
+def _scale_colors(n_left: int, n_right: int, has_neutral: bool, palette: Any) -> tuple[list[Any], list[Any]]:
+    """Colours for the disagree side (outermost first) and the agree side (innermost first)."""
+    k = max(n_left, n_right)
+    if k == 2 and has_neutral and (palette is None or palette == DEFAULT_CMAP):
+        pal: list[Any] = list(LIKERT_COLORS_5)
+    else:
+        pal = sns.color_palette(palette or DEFAULT_CMAP, 2 * k + (1 if has_neutral else 0))
+    mid = k if has_neutral else k - 0.5
+    left = [pal[int(mid - d)] for d in range(n_left, 0, -1)]         # outermost (strongest) first
+    right = [pal[int(mid + d)] for d in range(1, n_right + 1)]       # innermost first
+    return left, right
+
+
+def _text_color(color: Any) -> str:
+    """Black or white, whichever reads better on ``color`` (WCAG relative luminance)."""
+    from matplotlib.colors import to_rgb
+
+    def channel(c: float) -> float:
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(c) for c in to_rgb(color))
+    luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    return "white" if luminance < 0.3 else "black"
+
+
+def likert_bars(data: pd.DataFrame, *, statement: str = "item_id", level: str = "level", count: str = "count",
+                order: Sequence[Any] | None = None, labels: Mapping[Any, str] | None = None,
+                level_order: Sequence[Any] = (1, 2, 3, 4, 5), level_labels: Mapping[Any, str] | None = None,
+                apart: Sequence[Any] = ("dont_know",), apart_labels: Mapping[Any, str] | None = None,
+                neutral: Any = 3, wrap: int = 55, title: str | None = None, fig: Figure | None = None,
+                group: str | None = None, group_labels: Mapping[Any, str] | None = None,
+                suppressed: str | None = "suppressed", suppressed_label: str | None = None,
+                threshold: int | None = None, empty_label: str = "no answers",
+                xlabel: str = "Share of respondents (%)", ylabel: str = "Statement",
+                apart_xlabel: str = "% of all answers", legend_title: str | None = None,
+                palette: Any = None, annot: bool = True, annot_min: float = 8.0, fmt: str = ".0f",
+                width: float = 11.0) -> Figure:
+    """Diverging stacked bars: how respondents answered each statement on the agreement scale.
+
+    One row per statement, top to bottom in ``order``. On each row the share of answers at every
+    scale point is a segment: the neutral share straddles the centre line (half either side),
+    disagreement extends to the left and agreement to the right, so the balance of opinion reads
+    off the bar's position. Answers kept apart from the scale (``"Don't know"``) are drawn in a
+    separate narrow panel to the right, as a share of *all* answers; they are never a point on
+    the scale.
+
+    Parameters
+    ----------
+    data
+        Tidy counts, one row per statement x level, e.g. ``scoring.statement_distribution``
+        filtered to one council and wave (``item_id, level, count``). Levels may be numbers or
+        their text (``1`` and ``"1"`` are the same level). A level with no row counts as 0.
+    statement, level, count
+        Columns: the statement id, the answer level and the number of respondents.
+    order
+        Statements in drawing order, top to bottom (the instrument order). A statement in
+        ``order`` with no rows is drawn as an empty row labelled ``empty_label``; statements not
+        in ``order`` are not drawn. Default: order of first appearance.
+    labels
+        Statement id -> row label (e.g. the statement text); wrapped at ``wrap`` characters, never
+        truncated. Ids are shown otherwise.
+    level_order
+        The scale levels from most negative to most positive.
+    level_labels
+        Level -> legend text, e.g. the instrument's Welsh scale labels. Default: the English
+        5-point agreement labels when ``level_order`` is 1..5, else the level itself.
+    apart, apart_labels
+        Levels that are not on the scale (default ``("dont_know",)``) and their legend / panel
+        text (default ``"Don't know"`` for ``"dont_know"``). Pass ``apart=()`` to draw no panel;
+        the panel is also left out when the table has no row at any of these levels.
+    neutral
+        The scale's neutral level (straddles the centre line); ``None`` for a scale without one,
+        whose levels are then split into two equal halves.
+    wrap
+        Characters per line of the wrapped row labels. The figure grows taller with the number
+        of lines, so nothing is cut off.
+    title
+        Figure title; default ``"Answers to each statement"`` (pass ``""`` for none).
+    fig
+        An empty ``Figure`` to draw on; by default a new one, not registered with pyplot, whose
+        height follows the number of rows and label lines. A passed figure keeps its size.
+    group, group_labels
+        Optional column grouping the statements (e.g. ``enabler_id``) and group -> heading text.
+        Each group gets a bold heading row and a thin separator line above it (except the
+        first). A statement with no rows takes the group of the statement above it.
+    suppressed, suppressed_label, threshold
+        Boolean column: a statement with any flagged row draws no bars at all (neither panel)
+        and its row is labelled ``suppressed_label``, default ``"fewer than {threshold}
+        responses"`` (``"too few responses to show"`` without ``threshold``). Ignored when absent.
+    empty_label
+        Row text for a statement with no answers on the scale.
+    xlabel, ylabel, apart_xlabel, legend_title
+        Axis labels of the main and the apart panel, and the legend title (none by default).
+    palette
+        Diverging palette name or colours; default ColorBrewer ``RdBu`` (5 classes for a 5-point
+        scale), red for disagreement and blue for agreement. The neutral level is light grey.
+    annot, annot_min, fmt
+        Write each segment's share (format ``fmt``) in it when it is at least ``annot_min``
+        percent, and the apart shares next to their bars.
+    width
+        Width in inches of a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``fig.axes[0]`` is the scale panel (``gid="likert"``) and, when drawn, ``fig.axes[1]`` the
+        apart panel (``gid="apart"``). In the scale panel ``ax.containers`` holds one
+        ``BarContainer`` per scale level in ``level_order`` (label = legend text); every bar
+        ``Rectangle`` has ``gid="<statement>|<level>"``, its x position (``get_x()``) the segment's
+        left end and ``get_width()`` its share in percent (0 for a level nobody chose). Empty and
+        suppressed rows have no bars, only a ``Text`` with ``gid="empty"`` or ``gid="suppressed"``.
+
+    Raises
+    ------
+    ValueError
+        A column is missing, a level is neither in ``level_order`` nor in ``apart``, a statement
+        x level appears twice, a count is negative, ``neutral`` is not in ``level_order``, or a
+        scale without a neutral level has an odd number of levels.
+
+    Notes
+    -----
+    For a statement with counts :math:`c_\\ell` the share of scale level :math:`\\ell` is
+    :math:`100\\,c_\\ell / \\sum_{k \\in \\text{scale}} c_k` (the apart levels are left out, so the
+    scale segments add up to 100) and the share of an apart level :math:`a` is
+    :math:`100\\,c_a / (\\sum_{k \\in \\text{scale}} c_k + \\sum_{b \\in \\text{apart}} c_b)`. With neutral
+    share :math:`s_0` the neutral segment spans :math:`[-s_0/2, s_0/2]`; the disagree levels are
+    stacked leftwards from :math:`-s_0/2`, nearest the neutral first, the agree levels rightwards
+    from :math:`s_0/2`. The x limits are symmetric about 0 and the tick labels show absolute
+    shares.
+
+    Examples
+    --------
+    >>> counts = pd.DataFrame({"item_id": ["S1"] * 6, "level": [1, 2, 3, 4, 5, "dont_know"],
+    ...                        "count": [1, 2, 4, 6, 7, 2]})
+    >>> fig = likert_bars(counts, labels={"S1": "We work with partners"})
+    >>> [float(p.get_width()) for p in fig.axes[0].patches]
+    [5.0, 10.0, 20.0, 30.0, 35.0]
+    """
+    func = "likert_bars"
+    _check_columns(data, func, statement=statement, level=level, count=count, group=group)
+    scale_keys = [_level_key(v) for v in level_order]
+    apart_keys = [_level_key(v) for v in apart]
+    if len(set(scale_keys)) != len(scale_keys) or not scale_keys:
+        raise ValueError(f"{func}(): level_order must list each scale level once, got {list(level_order)!r}.")
+    if set(scale_keys) & set(apart_keys):
+        raise ValueError(f"{func}(): level(s) {sorted(set(scale_keys) & set(apart_keys))} are both on the scale "
+                         "(level_order) and apart from it (apart); a level can only be one of them.")
+    if neutral is not None:
+        neutral_key = _level_key(neutral)
+        if neutral_key not in scale_keys:
+            raise ValueError(f"{func}(): the value for `neutral` must be one of level_order {list(level_order)!r} "
+                             f"or None, but {neutral!r} was passed.")
+        cut = scale_keys.index(neutral_key)
+        left_keys, right_keys = scale_keys[:cut], scale_keys[cut + 1:]
+    else:
+        neutral_key = None
+        if len(scale_keys) % 2:
+            raise ValueError(f"{func}(): a scale without a neutral level needs an even number of levels, got "
+                             f"{len(scale_keys)}; pass neutral= (the middle level) for an odd scale.")
+        left_keys, right_keys = scale_keys[: len(scale_keys) // 2], scale_keys[len(scale_keys) // 2:]
+
+    # ---- the counts as a statement x level table ------------------------------------------------
+    frame = data.assign(_key=data[level].map(_level_key), _count=_float(data[count]))
+    unknown = sorted(set(frame["_key"]) - set(scale_keys) - set(apart_keys))
+    if unknown:
+        raise ValueError(f"{func}(): level(s) {unknown} are neither on the scale (level_order={list(level_order)!r}) "
+                         f"nor apart from it (apart={list(apart)!r}); filter those rows out or add the level to "
+                         "level_order or apart.")
+    _check_unique(frame.assign(**{level: frame["_key"]}), [statement, level], func,
+                  "Filter the table to one council and wave (and one scope) first.")
+    if (frame["_count"] < 0).any():
+        bad = frame.loc[frame["_count"] < 0].iloc[0]
+        raise ValueError(f"{func}(): counts must not be negative, but {statement}={bad[statement]!r}, "
+                         f"{level}={bad[level]!r} has {count}={bad[count]!r}.")
+    frame["_count"] = frame["_count"].fillna(0.0)
+    statements = _unit_order(data, statement, order)
+    table = (frame.pivot(index=statement, columns="_key", values="_count")
+             .reindex(index=statements, columns=scale_keys + apart_keys).fillna(0.0))
+    scale_total = table[scale_keys].sum(axis=1)
+    shares = table[scale_keys].div(scale_total.where(scale_total > 0), axis=0) * 100.0
+    all_total = scale_total + (table[apart_keys].sum(axis=1) if apart_keys else 0.0)
+    apart_shares = table[apart_keys].div(all_total.where(all_total > 0), axis=0) * 100.0
+    flagged: set[Any] = set()
+    if suppressed is not None and suppressed in data.columns:
+        flag = data[suppressed].fillna(False).astype(bool).to_numpy()
+        flagged = set(data.loc[flag, statement])
+    show_apart = bool(apart_keys) and bool(frame["_key"].isin(apart_keys).any())
+
+    # ---- rows: statements (and group headings) with heights following their label lines ---------
+    label_of = {s: _wrap(_label(s, labels), wrap) for s in statements}
+    groups: dict[Any, Any] = {}
+    if group is not None:
+        first = data.dropna(subset=[group]).drop_duplicates(statement).set_index(statement)[group]
+        current = None
+        for s in statements:
+            current = first.get(s, current)
+            groups[s] = current
+    rows: list[tuple[str, Any, str, float]] = []          # (kind, key, label, height)
+    previous: Any = object()
+    for s in statements:
+        if group is not None and groups[s] != previous:
+            heading = _wrap("" if groups[s] is None else _label(groups[s], group_labels), wrap)
+            rows.append(("group", groups[s], heading, 0.55 + 0.42 * heading.count("\n") + 0.35))
+            previous = groups[s]
+        lines = label_of[s].count("\n") + 1
+        rows.append(("statement", s, label_of[s], max(1.0, 0.42 * lines + 0.3)))
+    tops = np.cumsum([0.0] + [h for *_, h in rows])
+    centres = {i: tops[i] + rows[i][3] / 2.0 for i in range(len(rows))}
+    total_height = float(tops[-1]) if rows else 1.0
+
+    # ---- figure -------------------------------------------------------------------------------
+    unit = 0.34                                            # inches per row of a one-line label
+    if fig is None:
+        fig = Figure(figsize=(width, total_height * unit + 2.1), layout="constrained")
+    if show_apart:
+        ax, ax_apart = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [5.0, 1.0], "wspace": 0.04})
+        ax_apart.set_gid("apart")
+    else:
+        ax, ax_apart = fig.add_subplot(), None
+    ax.set_gid("likert")
+
+    # ---- scale panel ----------------------------------------------------------------------------
+    if level_labels is not None:
+        legend_text = {k: str(v) for k, v in ((_level_key(k), v) for k, v in level_labels.items())}
+    elif scale_keys == list(DEFAULT_LEVEL_LABELS):
+        legend_text = dict(DEFAULT_LEVEL_LABELS)
+    else:
+        legend_text = {}
+    left_colors, right_colors = _scale_colors(len(left_keys), len(right_keys), neutral_key is not None, palette)
+    color_of = dict(zip(left_keys, left_colors)) | dict(zip(right_keys, right_colors))
+    if neutral_key is not None:
+        color_of[neutral_key] = NEUTRAL_COLOR
+    drawn = [i for i, (kind, s, *_) in enumerate(rows)
+             if kind == "statement" and s not in flagged and scale_total.get(s, 0) > 0]
+    drawn_keys = [rows[i][1] for i in drawn]
+    y_drawn = np.array([centres[i] for i in drawn])
+    sh = shares.reindex(drawn_keys)
+    half = sh[neutral_key].to_numpy() / 2.0 if neutral_key is not None else np.zeros(len(drawn))
+    lefts: dict[str, np.ndarray] = {}
+    edge = -half
+    for key in reversed(left_keys):                       # nearest the neutral first, outwards
+        edge = edge - sh[key].to_numpy()
+        lefts[key] = edge
+    if neutral_key is not None:
+        lefts[neutral_key] = -half
+    edge = half
+    for key in right_keys:
+        lefts[key] = edge
+        edge = edge + sh[key].to_numpy()
+    extent = max([float(np.max(np.abs(lefts[k]))) for k in left_keys] +
+                 [float(np.max(lefts[k] + sh[k].to_numpy())) for k in right_keys] + [0.0]) if drawn else 0.0
+    bar_height = 0.68
+    for key in scale_keys:
+        widths = sh[key].to_numpy()
+        color = color_of[key]
+        bars = ax.barh(y_drawn, widths, left=lefts[key], height=bar_height, color=color, edgecolor="white",
+                       linewidth=0.6, label=_wrap(legend_text.get(key, key), 16), zorder=2)
+        for rect, s in zip(bars.patches, drawn_keys):
+            rect.set_gid(f"{s}|{key}")
+        if annot:
+            for rect, w in zip(bars.patches, widths):
+                if w >= annot_min:
+                    # the neutral share sits on the centre line: its label gets a backing of the
+                    # segment's colour so that the line does not run through the digits
+                    backing = ({"facecolor": color, "edgecolor": "none", "pad": 0.6} if key == neutral_key else None)
+                    ax.text(rect.get_x() + w / 2.0, rect.get_y() + bar_height / 2.0, format(w, fmt),
+                            ha="center", va="center", fontsize="x-small", color=_text_color(color), zorder=5,
+                            bbox=backing)
+    note = suppressed_label if suppressed_label is not None else (
+        f"fewer than {threshold} responses" if threshold is not None else "too few responses to show")
+    for i, (kind, s, _, _) in enumerate(rows):
+        if kind != "statement" or i in drawn:
+            continue
+        text, gid = (note, "suppressed") if s in flagged else (empty_label, "empty")
+        ax.text(0.0, centres[i], text, ha="center", va="center", fontsize="small", style="italic",
+                color=NOTE_COLOR, zorder=5, gid=gid,                  # over the centre line
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.5})
+    limit = min(100.0, max(25.0, 25.0 * math.ceil(extent / 25.0 - 1e-9)))
+    ax.set_xlim(-limit, limit)
+    ax.xaxis.set_major_locator(MultipleLocator(25.0 if limit > 50 else 10.0))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format(abs(v), "g")))
+    ax.axvline(0.0, color="#333333", linewidth=1.0, zorder=4, gid="centre")
+    ax.grid(axis="x", linewidth=0.5, alpha=0.5, zorder=0)
+    ax.set_yticks([centres[i] for i in range(len(rows))], [r[2] for r in rows], fontsize="small")
+    for tick, (kind, *_) in zip(ax.get_yticklabels(), rows):
+        if kind == "group":
+            tick.set_fontweight("bold")
+            tick.set_gid("group_label")
+    ax.tick_params(axis="y", length=0)
+    ax.set_ylim(total_height, 0.0)                      # first statement at the top
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    sns.despine(ax=ax, left=True)
+    handles = list(ax.containers)
+    ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=len(handles),
+              frameon=False, fontsize="small", title=legend_title, title_fontsize="small")
+
+    # ---- group separators -----------------------------------------------------------------------
+    axes = [ax] if ax_apart is None else [ax, ax_apart]
+    for i, (kind, *_) in enumerate(rows):
+        if kind == "group" and i > 0:
+            for a in axes:
+                a.axhline(tops[i], color="#9e9e9e", linewidth=0.7, zorder=1, gid="group_separator")
+
+    # ---- apart panel ----------------------------------------------------------------------------
+    if ax_apart is not None:
+        names = {k: str(v) for k, v in ((_level_key(k), v) for k, v in (apart_labels or {}).items())}
+        apart_rows = [i for i, (kind, s, *_) in enumerate(rows)
+                      if kind == "statement" and s not in flagged and all_total.get(s, 0) > 0]
+        apart_keys_rows = [rows[i][1] for i in apart_rows]
+        y_apart = np.array([centres[i] for i in apart_rows])
+        left = np.zeros(len(apart_rows))
+        for n, key in enumerate(apart_keys):
+            widths = apart_shares[key].reindex(apart_keys_rows).to_numpy()
+            bars = ax_apart.barh(y_apart, widths, left=left, height=bar_height, zorder=2,
+                                 color=APART_COLORS[n % len(APART_COLORS)], edgecolor="white", linewidth=0.6,
+                                 label=names.get(key, DEFAULT_APART_LABELS.get(key, key)))
+            for rect, s in zip(bars.patches, apart_keys_rows):
+                rect.set_gid(f"{s}|{key}")
+            left = left + widths
+        if annot:
+            for y, total in zip(y_apart, left):
+                ax_apart.text(total + 3.0, y, format(total, fmt), ha="left", va="center", fontsize="x-small", zorder=3)
+        ax_apart.set_xlim(0.0, 100.0)
+        ax_apart.set_xticks([0, 50, 100])
+        ax_apart.set_xlabel(apart_xlabel)
+        ax_apart.tick_params(axis="y", length=0, labelleft=False)
+        ax_apart.grid(axis="x", linewidth=0.5, alpha=0.5, zorder=0)
+        sns.despine(ax=ax_apart, left=True)
+        apart_handles = list(ax_apart.containers)
+        ax_apart.legend(handles=apart_handles, loc="lower center", bbox_to_anchor=(0.5, 1.0),
+                        ncols=1, frameon=False, fontsize="small")
+    fig.suptitle("Answers to each statement" if title is None else title, fontweight="bold")
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# change between waves
+# --------------------------------------------------------------------------------------------
+def _new_axes(figsize: tuple[float, float]) -> Axes:
+    """A fresh Axes on a ``Figure`` not registered with pyplot (shown only where it is displayed)."""
+    return Figure(figsize=figsize, layout="constrained").add_subplot()
+
+
+def dumbbell(data: pd.DataFrame, *, unit: str = "unit_id", before: str = "mean_from", after: str = "mean_to",
+             order: Sequence[Any] | None = None, labels: Mapping[Any, str] | None = None,
+             before_label: str = "Previous wave", after_label: str = "This wave",
+             low: str | None = None, high: str | None = None, title: str | None = None, ax: Axes | None = None,
+             ci_label: str = "95% confidence interval", xlabel: str = SCALE_LABEL, ylabel: str = "Enabler",
+             missing_label: str = "not available", vmin: float = 1, vmax: float = 5, wrap: int = 32,
+             suppressed: str | None = "suppressed") -> Axes:
+    """Change since the previous wave: one row per enabler, a dot for each wave joined by a line.
+
+    Parameters
+    ----------
+    data
+        One council's (or the cohort's) rows, one per enabler, e.g. ``compare.wave_change``
+        filtered to a council (``unit_id, mean_from, mean_to``).
+    unit, before, after
+        Columns: the row (enabler id), the previous wave's value and this wave's value.
+    order, labels
+        Rows top to bottom (default first appearance; the instrument order is best) and
+        id -> row label, wrapped at ``wrap`` characters.
+    before_label, after_label
+        Legend text for the two dots.
+    low, high, ci_label
+        Optional columns with the lower and upper end of an interval around ``after`` on the
+        same 1-5 scale (e.g. the 95% CI of this wave's mean), drawn as a whisker with end caps.
+        Pass both or neither.
+    title
+        Axes title; default ``"Change since the previous wave"``.
+    ax
+        Axes to draw on; by default a new one on a ``Figure`` not registered with pyplot.
+    xlabel, ylabel
+        Axis labels.
+    missing_label
+        Row text when neither value exists (e.g. a suppressed enabler).
+    vmin, vmax
+        Scale ends: the x axis spans them with a tick at every integer.
+    suppressed
+        Boolean column whose flagged rows are drawn as missing (see the module docstring).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        ``Line2D`` with ``gid="before"`` and ``gid="after"`` hold the dots (x data = values in
+        ``order``, NaN where missing; y data = row positions 0, 1, ...); the ``LineCollection``
+        with ``gid="change"`` joins the rows that have both values; the ``Line2D`` with
+        ``gid="ci"`` holds the whiskers as ``low, high, NaN`` triples. The first row is at the top.
+
+    Raises
+    ------
+    ValueError
+        A column is missing, a row appears twice, or only one of ``low``/``high`` is passed.
+    """
+    func = "dumbbell"
+    _check_columns(data, func, unit=unit, before=before, after=after, low=low, high=high)
+    if (low is None) != (high is None):
+        raise ValueError(f"{func}(): pass both low= and high= to draw the interval, or neither; "
+                         f"got low={low!r}, high={high!r}.")
+    _check_unique(data, [unit], func, "Filter the table to one council and one pair of waves first.")
+    data = _masked(data, [before, after, low, high], suppressed)
+    units = _unit_order(data, unit, order)
+    table = data.set_index(unit).reindex(units)
+    b = table[before].to_numpy(dtype="float64")
+    a = table[after].to_numpy(dtype="float64")
+    y = np.arange(len(units), dtype="float64")
+    if ax is None:
+        ax = _new_axes((8.0, 0.5 * len(units) + 2.0))
+    colors = sns.color_palette(DEFAULT_PALETTE, 8)
+    before_color, after_color = colors[7], colors[0]          # grey, blue
+    both = ~(np.isnan(b) | np.isnan(a))
+    ax.hlines(y[both], b[both], a[both], color="#8c8c8c", linewidth=2.2, zorder=2, gid="change")
+    handles: list[Any] = []
+    if low is not None and high is not None:
+        lo = table[low].to_numpy(dtype="float64")
+        hi = table[high].to_numpy(dtype="float64")
+        has = ~(np.isnan(lo) | np.isnan(hi) | np.isnan(a))
+        xs = np.column_stack([lo, hi, np.full(len(units), np.nan)])[has].ravel()
+        ys = np.column_stack([y, y, np.full(len(units), np.nan)])[has].ravel()
+        (ci,) = ax.plot(xs, ys, color=after_color, linewidth=1.2, marker="|", markersize=9, zorder=3,
+                        label=ci_label, gid="ci")
+        handles.append(ci)
+    (pb,) = ax.plot(b, y, linestyle="none", marker="o", markersize=8, markerfacecolor="white",
+                    markeredgecolor=before_color, markeredgewidth=2.0, zorder=4, label=before_label, gid="before")
+    (pa,) = ax.plot(a, y, linestyle="none", marker="o", markersize=8, color=after_color, zorder=5,
+                    label=after_label, gid="after")
+    handles = [pb, pa, *handles]
+    for yi in y[np.isnan(b) & np.isnan(a)]:
+        ax.text(vmin, yi, missing_label, ha="left", va="center", fontsize="small", style="italic",
+                color=NOTE_COLOR, gid="missing")
+    ax.set_yticks(y, [_wrap(_label(u, labels), wrap) for u in units], fontsize="small")
+    ax.set_ylim(len(units) - 0.5, -0.5)                        # first row at the top
+    ax.set_xlim(vmin - 0.15, vmax + 0.15)
+    ax.set_xticks(list(range(math.ceil(vmin), math.floor(vmax) + 1)))
+    ax.grid(axis="x", linewidth=0.5, alpha=0.5, zorder=0)
+    ax.tick_params(axis="y", length=0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title("Change since the previous wave" if title is None else title, loc="left", fontweight="bold", pad=24)
+    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=len(handles), frameon=False,
+              fontsize="small")
+    sns.despine(ax=ax, left=True)
+    return ax
+
+
+# --------------------------------------------------------------------------------------------
+# distribution of council means across the cohort
+# --------------------------------------------------------------------------------------------
+def distribution(data: pd.DataFrame, *, x: str = "unit_id", value: str = "mean", order: Sequence[Any] | None = None,
+                 labels: Mapping[Any, str] | None = None, highlight: Any = None, title: str | None = None,
+                 ax: Axes | None = None, council: str = "council_id", highlight_label: str | None = None,
+                 points_label: str = "One council", box_label: str = "Middle half of councils (line: median)",
+                 xlabel: str = SCALE_LABEL, ylabel: str = "Enabler", empty_label: str = "no councils to show",
+                 vmin: float = 1, vmax: float = 5, jitter: float = 0.18, seed: int = 0, wrap: int = 32,
+                 suppressed: str | None = "suppressed") -> Axes:
+    """How council means spread across the cohort, per enabler: box plot plus a dot per council.
+
+    One row per enabler (top to bottom in ``order``), the 1-5 scale across. The box spans the
+    middle half of the councils (lower to upper quartile) with a line at the median; whiskers
+    reach the furthest council within 1.5 box lengths. Every council is also a dot, spread
+    vertically by a small seeded jitter so that equal values stay visible. A ``highlight``
+    council is a distinct marker on the row's centre line, so a council can find itself.
+
+    Parameters
+    ----------
+    data
+        One row per council x enabler, e.g. ``comparison`` of one wave (``council_id,
+        unit_id, mean, suppressed``).
+    x, value
+        Columns: the enabler id (one row of the figure each; named ``x`` as in :func:`heatmap`)
+        and the council mean on the 1-5 scale (across).
+    order, labels
+        Enablers top to bottom (default first appearance; the instrument order is best) and
+        id -> row label, wrapped at ``wrap`` characters.
+    highlight, highlight_label, council
+        A council id (a value of the ``council`` column) drawn as a diamond, with this legend
+        text (default the id itself).
+    title
+        Axes title; default ``"How council scores vary, by enabler"``.
+    ax
+        Axes to draw on; by default a new one on a ``Figure`` not registered with pyplot.
+    points_label, box_label, xlabel, ylabel, empty_label
+        Legend, axis and empty-row text.
+    vmin, vmax
+        Scale ends: the x axis spans them with a tick at every integer.
+    jitter, seed
+        Half-height of the vertical spread of the dots (in rows) and the seed of its random
+        numbers: the same data and seed always give the same figure.
+    suppressed
+        Boolean column whose flagged rows are left out (see the module docstring).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Row ``i`` (0 at the top) is enabler ``order[i]``. ``ax.collections`` holds the dots
+        (``PathCollection`` with ``gid="councils"``, offsets ``(mean, row + jitter)``) and, with
+        ``highlight``, the diamonds (``gid="highlight"``, offsets ``(mean, row)``). The box
+        patches have ``gid="box"``; the median lines ``gid="median"``.
+
+    Raises
+    ------
+    ValueError
+        A column is missing or a council x enabler appears twice.
+    """
+    func = "distribution"
+    _check_columns(data, func, x=x, value=value, council=council if highlight is not None else None)
+    if council in data.columns:
+        _check_unique(data, [council, x], func, "Filter the table to one wave and one level first.")
+    units = _unit_order(data, x, order)
+    data = _masked(data, [value], suppressed)
+    shown = data.dropna(subset=[value])
+    shown = shown[shown[x].isin(units)]
+    position = {u: i for i, u in enumerate(units)}
+    if ax is None:
+        ax = _new_axes((8.0, 0.55 * len(units) + 2.0))
+    is_highlight = (shown[council] == highlight).to_numpy() if highlight is not None else np.zeros(len(shown), bool)
+    values = [shown.loc[shown[x] == u, value].to_numpy(dtype="float64") for u in units]
+    filled = [i for i, v in enumerate(values) if len(v)]
+    colors = sns.color_palette(DEFAULT_PALETTE, 8)
+    if filled:
+        orient = ({"orientation": "horizontal"} if "orientation" in inspect.signature(ax.boxplot).parameters
+                  else {"vert": False})
+        parts = ax.boxplot([values[i] for i in filled], positions=filled, widths=0.55, whis=1.5, showfliers=False,
+                           patch_artist=True, manage_ticks=False, zorder=2,
+                           boxprops={"facecolor": "#e8eef4", "edgecolor": "#4d4d4d", "linewidth": 1.0},
+                           medianprops={"color": "#1a1a1a", "linewidth": 2.0},
+                           whiskerprops={"color": "#4d4d4d"}, capprops={"color": "#4d4d4d"}, **orient)
+        for box in parts["boxes"]:
+            box.set_gid("box")
+        for line in parts["medians"]:
+            line.set_gid("median")
+    rng = np.random.default_rng(seed)
+    others = shown[~is_highlight]
+    rows = others[x].map(position).to_numpy(dtype="float64")
+    offsets = rng.uniform(-jitter, jitter, size=len(others))
+    ax.scatter(others[value].to_numpy(dtype="float64"), rows + offsets, s=22, color=colors[0], alpha=0.75,
+               edgecolors="white", linewidths=0.4, zorder=3, label=points_label, gid="councils")
+    handles: list[Any] = [Line2D([], [], linestyle="none", marker="o", markersize=6, color=colors[0],
+                                 markeredgecolor="white", label=points_label),
+                          Patch(facecolor="#e8eef4", edgecolor="#4d4d4d", label=box_label)]
+    if highlight is not None:
+        mine = shown[is_highlight]
+        ax.scatter(mine[value].to_numpy(dtype="float64"), mine[x].map(position).to_numpy(dtype="float64"),
+                   s=90, marker="D", color=colors[1], edgecolors="black", linewidths=1.0, zorder=5,
+                   label=str(highlight) if highlight_label is None else highlight_label, gid="highlight")
+        handles.append(Line2D([], [], linestyle="none", marker="D", markersize=8, color=colors[1],
+                              markeredgecolor="black",
+                              label=str(highlight) if highlight_label is None else highlight_label))
+    for i, v in enumerate(values):
+        if not len(v):
+            ax.text(vmin, i, empty_label, ha="left", va="center", fontsize="small", style="italic",
+                    color=NOTE_COLOR, gid="empty")
+    ax.set_yticks(np.arange(len(units)), [_wrap(_label(u, labels), wrap) for u in units], fontsize="small")
+    ax.set_ylim(len(units) - 0.5, -0.5)                      # first enabler at the top
+    ax.set_xlim(vmin - 0.15, vmax + 0.15)
+    ax.set_xticks(list(range(math.ceil(vmin), math.floor(vmax) + 1)))
+    ax.grid(axis="x", linewidth=0.5, alpha=0.5, zorder=0)
+    ax.tick_params(axis="y", length=0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title("How council scores vary, by enabler" if title is None else title, loc="left",
+                 fontweight="bold", pad=24)
+    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=len(handles), frameon=False,
+              fontsize="small")
     sns.despine(ax=ax, left=True)
     return ax

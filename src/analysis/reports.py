@@ -1,4 +1,5 @@
-"""Writing what people read: Excel workbooks, self-contained HTML, figures, banners and footers.
+"""Writing what people read: Excel workbooks, self-contained HTML and PDF, figures, banners, footers
+and the methods appendix.
 
 Report functions compute no statistics: they take the tables that :mod:`analysis.scoring` and
 :mod:`analysis.compare` computed, apply small-group suppression (:mod:`analysis.privacy`), rename
@@ -17,8 +18,9 @@ import logging
 import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -104,6 +106,270 @@ def default_number_format(column: Any) -> str | None:
     if key in {"n", "rank", "ranked_of"} or key.startswith("n_"):
         return "0"
     return None
+
+
+#: Conditional-format kinds :func:`write_workbook` understands (see :func:`default_conditional_format`).
+CONDITIONAL_FORMAT_KINDS: tuple[str, ...] = ("scale", "difference", "share")
+#: Colour-blind-safe diverging colours (ColorBrewer RdBu, 7 classes: 2nd, middle and 6th), light
+#: enough that black text keeps a contrast of at least 8:1 on either end.
+CF_LOW, CF_MID, CF_HIGH = "EF8A62", "F7F7F7", "67A9CF"
+#: Data-bar colour of share columns (ColorBrewer Blues).
+CF_BAR = "6BAED6"
+#: Fixed anchors of the colour scales: answer scale 1..5 (midpoint "Neither agree nor disagree"),
+#: and differences from -1 to +1 point (a whole answer category) around 0.
+SCALE_ANCHORS: tuple[float, float, float] = (1.0, 3.0, 5.0)
+DIFFERENCE_ANCHORS: tuple[float, float, float] = (-1.0, 0.0, 1.0)
+_CI_BOUND = re.compile(r"^(?:95pct_)?ci_(?:low|high)$")
+
+
+def default_conditional_format(column: Any) -> str | None:
+    """The conditional format a column gets by its name, or ``None`` (none).
+
+    Parameters
+    ----------
+    column
+        A column name, raw (``mean``) or as readers see it (``Mean``); matched case-insensitively
+        like :func:`default_number_format`.
+
+    Returns
+    -------
+    str or None
+        ``"scale"`` for means on the 1-5 answer scale (``mean, median, q1, q3, ci_low, ci_high,
+        cohort_mean, cohort_median, mean_from, mean_to`` and their reader names such as
+        ``"95% CI low"``); ``"difference"`` for ``diff*``, ``change*`` and ``delta*``;
+        ``"share"`` for ``*_pct`` fractions 0..1 (``"Favourable %"``); ``None`` otherwise
+        (``n``, ``sd``, agreement indices, text). Enabler columns of a council x enabler table
+        are not recognised by name: ask for them with ``conditional_formats`` in
+        :func:`write_workbook`.
+    """
+    key = _norm(column)
+    if (key in {"mean", "median", "q1", "q3", "cohort_mean", "cohort_median"} or _CI_BOUND.match(key)
+            or re.fullmatch(r"(?:mean|median)_(?:from|to)", key)):
+        return "scale"
+    if key.startswith(("diff", "change", "delta")):
+        return "difference"
+    if key.endswith("_pct") or key == "pct":
+        return "share"
+    return None
+
+
+def _cf_rule(kind: str) -> Any:
+    """The openpyxl rule of a conditional-format kind (fixed anchors, so colours mean the same everywhere)."""
+    from openpyxl.formatting.rule import ColorScaleRule, DataBarRule
+
+    if kind == "scale":
+        lo, mid, hi = SCALE_ANCHORS
+    elif kind == "difference":
+        lo, mid, hi = DIFFERENCE_ANCHORS
+    elif kind == "share":
+        return DataBarRule(start_type="num", start_value=0, end_type="num", end_value=1, color=CF_BAR, showValue=True)
+    else:
+        raise ReportError(f"the conditional format must be one of {list(CONDITIONAL_FORMAT_KINDS)}, None or an "
+                          f"openpyxl rule, but {kind!r} was passed",
+                          hint="Use 'scale' (1-5 means), 'difference' (centred on 0) or 'share' (fractions 0..1).")
+    return ColorScaleRule(start_type="num", start_value=lo, start_color=CF_LOW, mid_type="num", mid_value=mid,
+                          mid_color=CF_MID, end_type="num", end_value=hi, end_color=CF_HIGH)
+
+
+def _numeric_runs(values: pd.Series, first_row: int) -> list[tuple[int, int]]:
+    """Row spans (inclusive) of consecutive cells holding a finite number; blanks and text break a run."""
+    numeric = pd.to_numeric(values, errors="coerce").astype("float64").to_numpy()
+    ok = np.isfinite(numeric)
+    if pd.api.types.is_bool_dtype(values):
+        ok[:] = False
+    runs: list[tuple[int, int]] = []
+    start = None
+    for i, flag in enumerate(ok):
+        if flag and start is None:
+            start = i
+        elif not flag and start is not None:
+            runs.append((first_row + start, first_row + i - 1))
+            start = None
+    if start is not None:
+        runs.append((first_row + start, first_row + len(ok) - 1))
+    return runs
+
+
+def _conditional_formats_for(sheet: str, frame: pd.DataFrame, spec: bool | Mapping[str, Any]) -> dict[str, Any]:
+    """Column -> kind or rule for one sheet: defaults by name, then global, then per-sheet overrides."""
+    if spec is False:
+        return {}
+    if spec is not True and not isinstance(spec, Mapping):
+        raise ReportError(f"conditional_formats must be True, False or a mapping, not {type(spec).__name__}",
+                          hint="Pass e.g. {'SD': 'scale', 'Mean': None} or {'Council x enabler': {'E01': 'scale'}}.")
+    overrides = {} if spec is True else spec
+    chosen: dict[str, Any] = {str(c): default_conditional_format(c) for c in frame.columns}
+    chosen.update({str(k): v for k, v in overrides.items() if not isinstance(v, Mapping)})
+    per_sheet = overrides.get(sheet)
+    if isinstance(per_sheet, Mapping):
+        chosen.update({str(k): v for k, v in per_sheet.items()})
+    for value in chosen.values():
+        if isinstance(value, str) and value not in CONDITIONAL_FORMAT_KINDS:
+            _cf_rule(value)  # raises the actionable error
+    return {k: v for k, v in chosen.items() if v is not None and v is not False}
+
+
+def _apply_conditional_formats(ws: Any, frame: pd.DataFrame, formats: Mapping[str, Any]) -> None:
+    """Add one rule per formatted column over its runs of numeric cells only (blank cells stay unformatted)."""
+    from openpyxl.utils import get_column_letter
+
+    for j, col in enumerate(frame.columns, start=1):
+        rule = formats.get(str(col))
+        if rule is None or len(frame) == 0:
+            continue
+        if not pd.api.types.is_numeric_dtype(frame[col]) and not pd.api.types.is_object_dtype(frame[col]):
+            continue
+        runs = _numeric_runs(frame[col], first_row=2)
+        if not runs:
+            continue
+        letter = get_column_letter(j)
+        sqref = " ".join(f"{letter}{a}" if a == b else f"{letter}{a}:{letter}{b}" for a, b in runs)
+        ws.conditional_formatting.add(sqref, _cf_rule(rule) if isinstance(rule, str) else rule)
+
+
+@dataclass(frozen=True)
+class RadarSpec:
+    """A native Excel radar ("spider") chart drawn from a table written by :func:`write_workbook`.
+
+    The chart references the sheet's cells, so officers can restyle it or add a series in Excel.
+
+    Parameters
+    ----------
+    sheet
+        Name of the sheet holding the data, as a key of ``sheets`` (before sanitising).
+    categories
+        Column with the category labels (the spokes, e.g. ``"Enabler"``).
+    series
+        Columns with the values, one line each (e.g. ``["Council mean", "Cohort median"]``);
+        the header cell is the series name. Values must be on the answer scale; blank
+        (suppressed) cells stay gaps.
+    title
+        Chart title.
+    anchor
+        Top-left cell of the chart; default two columns right of the table, row 2.
+    target_sheet
+        Sheet to place the chart on (a key of ``sheets``); default ``sheet``.
+    style
+        ``"marker"`` (lines with markers) or ``"standard"`` (lines only).
+    axis_title
+        Title of the radial (value) axis.
+    axis_min, axis_max
+        Fixed radial axis range; default the answer scale 1-5.
+    dashed
+        Series drawn dashed (e.g. the cohort reference).
+    width, height
+        Chart size in centimetres.
+    """
+
+    sheet: str
+    categories: str
+    series: Sequence[str]
+    title: str
+    anchor: str | None = None
+    target_sheet: str | None = None
+    style: Literal["marker", "standard"] = "marker"
+    axis_title: str = "Mean score (1 = strongly disagree, 5 = strongly agree)"
+    axis_min: float = 1.0
+    axis_max: float = 5.0
+    dashed: Sequence[str] = ()
+    width: float = 18.0
+    height: float = 13.0
+
+
+#: Okabe-Ito colours (colour-blind safe) for radar series, in order.
+_SERIES_COLOURS = ("0072B2", "D55E00", "009E73", "CC79A7", "E69F00", "56B4E9", "000000")
+_ANCHOR = re.compile(r"^[A-Z]{1,3}[1-9][0-9]*$")
+
+
+def _radar_chart(spec: RadarSpec, ws: Any, frame: pd.DataFrame) -> Any:
+    """Build the openpyxl RadarChart of ``spec`` over the cells of ``ws`` (which holds ``frame``)."""
+    from openpyxl.chart import RadarChart, Reference
+    from openpyxl.chart.data_source import AxDataSource, StrRef
+    from openpyxl.chart.shapes import GraphicalProperties
+    from openpyxl.drawing.line import LineProperties
+
+    columns = [str(c) for c in frame.columns]
+    missing = [c for c in [spec.categories, *spec.series] if str(c) not in columns]
+    if missing:
+        raise ReportError(f"the radar chart {spec.title!r} needs column(s) {missing} in sheet {spec.sheet!r}, "
+                          f"which has {columns}", sheet=spec.sheet,
+                          hint="Name existing columns in RadarSpec(categories=..., series=[...]).")
+    if not spec.series:
+        raise ReportError(f"the radar chart {spec.title!r} has no series", sheet=spec.sheet,
+                          hint="Pass at least one value column in RadarSpec(series=[...]).")
+    if spec.style not in ("marker", "standard"):
+        raise ReportError(f"the radar chart style must be one of ['marker', 'standard'], but {spec.style!r} was passed",
+                          sheet=spec.sheet)
+    if not spec.axis_min < spec.axis_max:
+        raise ReportError(f"the radar chart {spec.title!r} has axis_min {spec.axis_min} >= axis_max {spec.axis_max}",
+                          sheet=spec.sheet)
+    for name in spec.series:
+        col = frame.iloc[:, columns.index(str(name))]
+        values = pd.to_numeric(col, errors="coerce")
+        if col.notna().sum() != values.notna().sum() or pd.api.types.is_bool_dtype(col):
+            raise ReportError(f"the radar chart {spec.title!r}: column {name!r} of sheet {spec.sheet!r} must hold numbers",
+                              sheet=spec.sheet, column=str(name))
+        outside = values[(values < spec.axis_min) | (values > spec.axis_max)]
+        if len(outside):
+            logger.warning("radar chart %r: %d value(s) of %r lie outside the axis %g-%g and will be clipped",
+                           spec.title, len(outside), name, spec.axis_min, spec.axis_max)
+    n = len(frame)
+    chart = RadarChart(radarStyle=spec.style)
+    chart.title = spec.title
+    chart.style = 2
+    chart.width, chart.height = spec.width, spec.height
+    chart.display_blanks = "gap"           # a suppressed (blank) value is a gap, never a zero
+    for name in spec.series:
+        j = columns.index(str(name)) + 1
+        chart.add_data(Reference(ws, min_col=j, min_row=1, max_row=n + 1), titles_from_data=True)
+    cat = columns.index(str(spec.categories)) + 1
+    labels = Reference(ws, min_col=cat, min_row=2, max_row=n + 1)
+    for k, (name, series) in enumerate(zip(spec.series, chart.series, strict=True)):
+        series.cat = AxDataSource(strRef=StrRef(f=str(labels)))   # text labels: strRef, not openpyxl's numRef
+        colour = _SERIES_COLOURS[k % len(_SERIES_COLOURS)]
+        line = LineProperties(solidFill=colour, w=28575, prstDash="dash" if name in set(spec.dashed) else "solid")
+        series.graphicalProperties = GraphicalProperties(ln=line)
+        series.smooth = False
+        if spec.style == "marker":
+            series.marker.symbol = "circle" if k % 2 == 0 else "triangle"
+            series.marker.size = 6
+            series.marker.graphicalProperties = GraphicalProperties(solidFill=colour, ln=LineProperties(solidFill=colour))
+    chart.y_axis.scaling.min = spec.axis_min
+    chart.y_axis.scaling.max = spec.axis_max
+    chart.y_axis.majorUnit = 1
+    chart.y_axis.title = spec.axis_title
+    chart.y_axis.number_format = "0"
+    chart.y_axis.delete = False            # openpyxl >= 3.1 hides axes unless told otherwise
+    chart.x_axis.delete = False
+    chart.legend.position = "b"
+    return chart
+
+
+def _add_charts(wb: Any, charts: Sequence[RadarSpec], written: Mapping[str, tuple[str, pd.DataFrame]],
+                path: Path) -> None:
+    from openpyxl.utils import get_column_letter
+
+    for spec in charts:
+        if not isinstance(spec, RadarSpec):
+            raise ReportError(f"charts must be RadarSpec objects, not {type(spec).__name__}", path=path,
+                              hint="Pass charts=[RadarSpec(sheet=..., categories=..., series=[...], title=...)].")
+        if spec.sheet not in written:
+            raise ReportError(f"the radar chart {spec.title!r} refers to sheet {spec.sheet!r}, which is not among the "
+                              f"sheets written ({list(written)})", path=path,
+                              hint="Name a key of the sheets mapping in RadarSpec(sheet=...).")
+        target_key = spec.target_sheet or spec.sheet
+        if target_key not in written:
+            raise ReportError(f"the radar chart {spec.title!r} is to be placed on sheet {target_key!r}, which is not "
+                              f"among the sheets written ({list(written)})", path=path)
+        sheet, frame = written[spec.sheet]
+        if frame.empty:
+            logger.warning("radar chart %r not drawn: sheet %r has no rows", spec.title, spec.sheet)
+            continue
+        anchor = spec.anchor or f"{get_column_letter(frame.shape[1] + 2)}2"
+        if not _ANCHOR.match(anchor):
+            raise ReportError(f"the radar chart anchor must be a cell such as 'E2', but {anchor!r} was passed",
+                              path=path, sheet=spec.sheet)
+        wb[written[target_key][0]].add_chart(_radar_chart(spec, wb[sheet], frame), anchor)
 
 
 # --------------------------------------------------------------------------------------------
@@ -226,7 +492,8 @@ def _write_frame(ws: Any, frame: pd.DataFrame, formats: Mapping[str, str], *, fr
 
 def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame], *, about: Mapping[str, Any] | None = None,
                    number_formats: Mapping[str, str] | None = None, title: str | None = None,
-                   freeze_first_column: bool = True) -> Path:
+                   freeze_first_column: bool = True, conditional_formats: bool | Mapping[str, Any] = True,
+                   charts: Sequence[RadarSpec] = ()) -> Path:
     """Write tables to an ``.xlsx`` workbook that opens in Excel/LibreOffice without repair prompts.
 
     Parameters
@@ -247,6 +514,17 @@ def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame], *, abou
         Workbook title (document properties, and the About sheet's first row when ``about`` has none).
     freeze_first_column
         Freeze the first column as well as the header row.
+    conditional_formats
+        Colour by value, per column. ``True`` (default): by column name
+        (:func:`default_conditional_format`): means on the answer scale get a 3-colour scale
+        anchored at 1 / 3 / 5 (:data:`SCALE_ANCHORS`), differences one centred on 0
+        (:data:`DIFFERENCE_ANCHORS`), shares (fractions 0..1) data bars from 0 to 1. ``False``:
+        none. A mapping overrides the defaults: column name -> ``"scale"``, ``"difference"``,
+        ``"share"``, an openpyxl rule (e.g. ``ColorScaleRule(...)``) or ``None`` (no format) in
+        every sheet; or sheet name (a key of ``sheets``) -> such a mapping for that sheet only,
+        e.g. ``{"Council x enabler": {c: "scale" for c in enabler_columns}}``.
+    charts
+        Native Excel charts to add (:class:`RadarSpec`), drawn from the cells of the sheets.
 
     Returns
     -------
@@ -256,8 +534,8 @@ def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame], *, abou
     Raises
     ------
     ReportError
-        The path is not ``.xlsx``, a table exceeds Excel's limits, or the file cannot be written
-        (e.g. it is open in Excel).
+        The path is not ``.xlsx``, a table exceeds Excel's limits, a conditional format or chart
+        names an unknown kind, sheet or column, or the file cannot be written (e.g. it is open in Excel).
 
     Notes
     -----
@@ -266,6 +544,12 @@ def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame], *, abou
     to UTC (Excel has none), control characters Excel rejects are removed, and every text cell
     (and header) goes through :func:`analysis.io.safe_text`. Values are written unrounded; the
     number formats round for display only.
+
+    Conditional formats never change a value: they are rules over the cells, and each rule covers
+    only the runs of cells that hold a number, so blank (suppressed) cells stay uncoloured in Excel
+    and LibreOffice alike. The colours are ColorBrewer RdBu (low red, high blue; safe for the common
+    colour-vision deficiencies) with fixed anchors, so a colour means the same score in every
+    sheet and every council's workbook.
     """
     from openpyxl import Workbook
 
@@ -276,11 +560,18 @@ def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame], *, abou
     if not sheets and about is None:
         raise ReportError("there is nothing to write: no sheets and no About information", path=path)
     formats = dict(number_formats or {})
+    if isinstance(conditional_formats, Mapping):
+        unknown = [k for k, v in conditional_formats.items() if isinstance(v, Mapping) and k not in sheets]
+        if unknown:
+            raise ReportError(f"conditional_formats names sheet(s) {unknown} that are not among the sheets "
+                              f"({list(sheets)})", path=path,
+                              hint="Key per-sheet formats by a key of the sheets mapping, as passed.")
     wb = Workbook()
     wb.remove(wb.active)
     if title:
         wb.properties.title = _clean_text(str(title))
     taken: set[str] = set()
+    written: dict[str, tuple[str, pd.DataFrame]] = {}
     if about is not None:
         _write_about(wb.create_sheet(sanitise_sheet_name("About", taken)), about, title)
     for name, frame in sheets.items():
@@ -293,7 +584,11 @@ def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame], *, abou
         sheet = sanitise_sheet_name(name, taken)
         if sheet != name:
             logger.info("sheet name %r written as %r (Excel limits)", name, sheet)
-        _write_frame(wb.create_sheet(sheet), frame, formats, freeze_first_column=freeze_first_column)
+        ws = wb.create_sheet(sheet)
+        _write_frame(ws, frame, formats, freeze_first_column=freeze_first_column)
+        _apply_conditional_formats(ws, frame, _conditional_formats_for(name, frame, conditional_formats))
+        written[name] = (sheet, frame)
+    _add_charts(wb, charts, written, path)
     _save(path, lambda tmp: wb.save(tmp))
     logger.info("wrote workbook %s (%d sheet(s))", path, len(wb.sheetnames))
     return path
@@ -383,6 +678,86 @@ def make_offline(body: str) -> str:
     return _SRC_EXTERNAL.sub(lambda m: f"data-offline-url={m.group(1)}{m.group(2)}{m.group(1)}", body)
 
 
+_TABLE = re.compile(r"<table\b[^>]*>.*?</table\s*>", re.IGNORECASE | re.DOTALL)
+_THEAD = re.compile(r"<thead\b[^>]*>.*?</thead\s*>", re.IGNORECASE | re.DOTALL)
+_ROW = re.compile(r"<tr\b[^>]*>.*?</tr\s*>", re.IGNORECASE | re.DOTALL)
+_CELL = re.compile(r"<(t[dh])\b([^>]*)>(.*?)</\1\s*>", re.IGNORECASE | re.DOTALL)
+_NUMBER = re.compile(r"\s*[-+\u2212]?(?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?\s*%?\s*")
+_CLASS_ATTR = re.compile(r"""(?<![\w-])class\s*=\s*(["'])""", re.IGNORECASE)
+_STYLER_ID = re.compile(r"""\sid=(["'])(T_[A-Za-z0-9]+_(?:row|level|index_name|blank)[A-Za-z0-9_]*)\1""")
+_STYLE_BLOCK = re.compile(r"<style\b[^>]*>(.*?)</style\s*>", re.IGNORECASE | re.DOTALL)
+#: Tables with at least this many columns get class "wide" (smaller print so they fit A4 portrait).
+WIDE_TABLE_COLUMNS = 10
+
+
+def _add_class(attrs: str, name: str) -> str:
+    current = re.search(r"""(?<![\w-])class\s*=\s*(["'])(.*?)\1""", attrs, re.IGNORECASE | re.DOTALL)
+    if current and name in current.group(2).split():
+        return attrs
+    if _CLASS_ATTR.search(attrs):
+        return _CLASS_ATTR.sub(lambda c: f"class={c.group(1)}{name} ", attrs, count=1)
+    return f'{attrs} class="{name}"'
+
+
+def _tidy_table(table: str) -> str:
+    """Mark number columns (``class="num"``, cells and header) and wide tables (``class="wide"``)."""
+    head = _THEAD.search(table)
+    body_start = head.end() if head else 0
+    body_rows = [[m for m in _CELL.finditer(r.group(0))] for r in _ROW.finditer(table, body_start)]
+    head_rows = [[m for m in _CELL.finditer(r.group(0))] for r in _ROW.finditer(head.group(0))] if head else []
+    width = max((len(r) for r in head_rows + body_rows), default=0)
+    spans = re.search(r"\b(?:col|row)span\s*=", table, re.IGNORECASE) is not None
+    numeric: set[int] = set()
+    if not spans:  # positions are columns only without spans
+        for j in range(width):
+            kinds = [_NUMBER.fullmatch(row[j].group(3)) is not None for row in body_rows
+                     if j < len(row) and row[j].group(3).strip() not in {"", "&nbsp;", "nan", "NaN", "<NA>"}]
+            if kinds and sum(kinds) > len(kinds) - sum(kinds):
+                numeric.add(j)
+
+    def mark_row(row: str, numbers_only: bool) -> str:
+        counter = iter(range(10**6))
+
+        def cell(m: re.Match[str]) -> str:
+            j = next(counter)
+            tag, attrs, content = m.group(1), m.group(2), m.group(3)
+            if j in numeric or (numbers_only and tag.lower() == "td" and _NUMBER.fullmatch(content)):
+                attrs = _add_class(attrs, "num")
+            return f"<{tag}{attrs}>{content}</{tag}>"
+
+        return _CELL.sub(cell, row)
+
+    out = table
+    if head and numeric:
+        rows = list(_ROW.finditer(head.group(0)))
+        last = rows[-1] if rows else None
+        if last is not None:
+            new_head = head.group(0)[:last.start()] + mark_row(last.group(0), False) + head.group(0)[last.end():]
+            out = out[:head.start()] + new_head + out[head.end():]
+            body_start = head.start() + len(new_head)
+    tail = _ROW.sub(lambda r: mark_row(r.group(0), spans), out[body_start:])
+    out = out[:body_start] + tail
+    if width >= WIDE_TABLE_COLUMNS:
+        out = re.sub(r"^<table\b([^>]*)>", lambda m: f"<table{_add_class(m.group(1), 'wide')}>", out, count=1,
+                     flags=re.IGNORECASE)
+    return out
+
+
+def _strip_styler_ids(body: str) -> str:
+    """Drop the per-cell ``id="T_..._row0_col1"`` attributes pandas' Styler writes unless a style uses them.
+
+    They are unused by our tables, and each one costs the PDF renderer an anchor (about a quarter
+    of WeasyPrint's time on a council pack).
+    """
+    used = set(re.findall(r"#(T_[A-Za-z0-9_]+)", " ".join(_STYLE_BLOCK.findall(body))))
+    return _STYLER_ID.sub(lambda m: m.group(0) if m.group(2) in used else "", body)
+
+
+def _tidy_tables(body: str) -> str:
+    """Prepare tables for reading and printing: number columns right-aligned, wide tables marked, Styler ids dropped."""
+    return _TABLE.sub(lambda m: _tidy_table(m.group(0)), _strip_styler_ids(body))
+
+
 def notebook_to_html(notebook: nbformat.NotebookNode | str | Path, path: str | Path, *,
                      title: str | None = None) -> Path:
     """Render an executed notebook to one self-contained HTML file with the code hidden.
@@ -408,11 +783,21 @@ def notebook_to_html(notebook: nbformat.NotebookNode | str | Path, path: str | P
 
     Notes
     -----
-    Uses a cached ``HTMLExporter(template_name="lab", exclude_input=True, ...)``. ``image/png`` outputs
-    are embedded as ``data:`` URIs, markdown images are embedded too (``embed_images``), and every
-    external script/stylesheet reference is removed (:func:`make_offline`), so the file works offline
-    and can be e-mailed. Figures appear only if the notebook drew them with an inline backend
-    (``%matplotlib inline``), not Agg.
+    Uses a cached ``HTMLExporter(exclude_input=True, ...)`` with the project's template
+    (``templates/report.html.j2``): the JupyterLab markup, but the JupyterLab stylesheet (~260 KB),
+    MathJax, require.js and mermaid are replaced by ``templates/report.css`` (~5 KB, inlined): a
+    readable, accessible layout (max width, clear tables with a header row, zebra rows,
+    right-aligned numbers, horizontal scrolling of wide tables on small screens, visible focus) and
+    print rules (A4 pages with page numbers, headings kept with what follows, figures and table rows
+    never split, table headers repeated), so the browser's "Print to PDF" and :func:`html_to_pdf`
+    give clean pages. Columns of numbers get ``class="num"`` (right-aligned, header too), tables
+    of :data:`WIDE_TABLE_COLUMNS` or more columns ``class="wide"`` (smaller print), and the
+    per-cell ids of pandas' Styler are dropped unless a style uses them.
+
+    ``image/png`` outputs are embedded as ``data:`` URIs with their alternative text, markdown images
+    are embedded too (``embed_images``), and every external script/stylesheet reference is removed
+    (:func:`make_offline`), so the file works offline and can be e-mailed. Figures appear only if the
+    notebook drew them with an inline backend (``%matplotlib inline``), not Agg.
     """
     import nbformat
 
@@ -431,10 +816,284 @@ def notebook_to_html(notebook: nbformat.NotebookNode | str | Path, path: str | P
     except Exception as exc:  # nbconvert raises many types; report one actionable error
         raise ReportError(f"could not render the notebook to HTML ({type(exc).__name__}: {exc})", path=path,
                           hint="Open the executed notebook to check its outputs, then re-run.") from exc
-    body = make_offline(body)
+    body = _tidy_tables(make_offline(body))
     _save(path, lambda tmp: tmp.write_text(body, encoding="utf-8"))
     logger.debug("wrote HTML report %s", path)
     return path
+
+
+_PDF_LIBS_HINT = ("WeasyPrint needs the Pango text libraries: on Debian/Ubuntu run "
+                  "'apt-get install libpango-1.0-0 libpangoft2-1.0-0' (macOS: 'brew install pango'; "
+                  "conda: 'conda install -c conda-forge weasyprint'), then re-run.")
+
+
+@functools.lru_cache(maxsize=1)
+def _pdf_engine() -> tuple[Any, Any, Any]:
+    """WeasyPrint's ``HTML`` class, one FontConfiguration and an offline URL fetcher, per process.
+
+    Importing WeasyPrint takes ~1.5 s, so it happens on the first PDF only. The font configuration
+    (fontconfig look-ups) is shared by every document of the process.
+    """
+    try:
+        import weasyprint
+        from weasyprint.text.fonts import FontConfiguration
+        from weasyprint.urls import URLFetcher
+    except ImportError as exc:
+        raise ReportError(f"cannot write PDF: WeasyPrint is not installed ({exc})",
+                          hint="Install the project's dependencies (pip install -e .) or 'pip install weasyprint'.") from exc
+    except OSError as exc:  # cffi cannot dlopen Pango / Fontconfig / HarfBuzz
+        raise ReportError(f"cannot write PDF: WeasyPrint could not load its system libraries ({exc})",
+                          hint=_PDF_LIBS_HINT) from exc
+    # Reports are self-contained: data: URIs only, so rendering never touches the network or the disk.
+    fetcher = URLFetcher(allowed_protocols={"data"}, timeout=5)
+    return weasyprint.HTML, FontConfiguration(), fetcher
+
+
+def html_to_pdf(html: str | Path, path: str | Path, *, tagged: bool = False) -> Path:
+    """Print a report's HTML to an A4 PDF with WeasyPrint, using the report's own print CSS.
+
+    Parameters
+    ----------
+    html
+        The HTML text, or the path of an ``.html`` file (a :class:`~pathlib.Path`, or a string
+        without ``<`` naming a file), typically from :func:`notebook_to_html`.
+    path
+        Target ``.pdf`` file; parent folders are created. Written atomically.
+    tagged
+        Write a tagged PDF (structure tags for screen readers, PDF/UA-style). Costs time; off by
+        default.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    ReportError
+        The path is not ``.pdf``, the HTML file cannot be read, WeasyPrint or its system libraries
+        (Pango) are missing (the message names the Debian packages), rendering fails, or the file
+        cannot be written.
+
+    Notes
+    -----
+    The layout is the ``@media print`` part of ``templates/report.css`` (``@page`` A4, margins,
+    "Page n of N", ``break-inside: avoid`` for figures and table rows, repeated table headers),
+    so the PDF matches what a browser's "Print to PDF" gives. Only ``data:`` URIs are fetched:
+    a reference to the web or the disk is skipped with a WeasyPrint warning, never downloaded.
+
+    Speed: WeasyPrint is imported once per process (~1-1.5 s) and its font configuration is
+    reused; images are embedded as they are (``optimize_images=False``), fonts are subset (whole
+    fonts were slower and made the file 8x larger), and Styler cell ids are dropped (each id is an
+    anchor). No image cache is shared between calls: it is keyed by image URL, every pack's
+    figures differ, and it would keep them all in memory. WeasyPrint costs about 1 ms per table
+    cell even without any stylesheet, so the tables set the time: on a 2-core machine a demo
+    council pack (~440 cells, 4 pages) takes 0.8-1.0 s CPU with report.css against 1.5-1.8 s with
+    the JupyterLab stylesheet, and the cohort report (~3,000 cells, 13 pages) 7-9 s against
+    12-14 s. ``tagged=True`` adds about 10%.
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".pdf":
+        raise ReportError(f"a PDF must be written to a .pdf file, not {path.suffix or 'a file without extension'!r}",
+                          path=path, hint="Use a name ending in .pdf.")
+    base_url: str | None = None
+    if isinstance(html, Path) or (isinstance(html, str) and "<" not in html):
+        source = Path(html)
+        try:
+            text = source.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ReportError(f"cannot read the HTML report: {exc}", path=source,
+                              hint="Render it first with analysis.reports.notebook_to_html.") from exc
+        base_url = source.resolve().parent.as_uri() + "/"
+    elif isinstance(html, str):
+        text = html
+    else:
+        raise ReportError(f"html must be HTML text or a path, not {type(html).__name__}", path=path)
+    text = _strip_styler_ids(text)
+    html_class, font_config, fetcher = _pdf_engine()
+    try:
+        document = html_class(string=text, base_url=base_url, url_fetcher=fetcher, media_type="print")
+        pdf = document.write_pdf(font_config=font_config, optimize_images=False, full_fonts=False, hinting=False,
+                                 pdf_tags=tagged, uncompressed_pdf=False)
+    except Exception as exc:  # WeasyPrint/Pango/fontTools raise many types; report one actionable error
+        raise ReportError(f"could not render the PDF ({type(exc).__name__}: {exc})", path=path,
+                          hint="Check the HTML opens in a browser; if fonts are the problem, install "
+                               "fonts-dejavu-core or fonts-liberation2.") from exc
+    _save(path, lambda tmp: tmp.write_bytes(pdf))
+    logger.debug("wrote PDF report %s (%d bytes)", path, len(pdf))
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# methods appendix
+# --------------------------------------------------------------------------------------------
+#: Top-level sections of ``docs/methodology.md`` that make the methods appendix, matched by a
+#: case-insensitive part of their heading (or their number, e.g. ``"8b"``), kept in document order:
+#: conventions and caveats, notation, scoring, summaries and thresholds, comparisons, change and
+#: its test, disclosure control, agreement (rwg(j), AD_M, aggregation check), ICC and reliability,
+#: bootstrap CIs and tests, the settings (thresholds) used, and the references they cite.
+APPENDIX_SECTIONS: tuple[str, ...] = (
+    "What the scores are", "Notation", "Respondent scores", "Council and cohort summaries",
+    "Council versus cohort", "Change between waves", "Disclosure control", "Agreement and reliability",
+    "Uncertainty, comparisons and tests", "Settings used", "References",
+)
+_DEFAULT_METHODOLOGY = Path(__file__).resolve().parents[2] / "docs" / "methodology.md"
+_ATX = re.compile(r"^(#{1,6})(\s+.*?)\s*#*\s*$")
+_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
+_MD_LINK = re.compile(r"(!?)\[((?:[^\[\]]|\[[^\]]*\])*)\]\(\s*<?([^)\s>]*)>?(?:\s+(?:\"[^\"]*\"|'[^']*'))?\s*\)")
+_MD_REF_DEF = re.compile(r"^\s{0,3}\[([^\]]+)\]:\s*(\S+).*$")
+_HTML_LINK = re.compile(r"""<a\b[^>]*\bhref\s*=\s*(["'])(.*?)\1[^>]*>(.*?)</a\s*>""", re.IGNORECASE | re.DOTALL)
+_ABSOLUTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//)", re.IGNORECASE)
+
+
+def _plain_links(line: str, local_refs: set[str]) -> str:
+    """Turn links that would break outside the docs folder (relative paths, ``#anchors``) into their text."""
+    def md(m: re.Match[str]) -> str:
+        text, target = m.group(2), m.group(3)
+        if target and _ABSOLUTE.match(target):
+            return m.group(0)
+        return text  # an image becomes its alternative text; a link its words
+
+    def html_link(m: re.Match[str]) -> str:
+        return m.group(0) if _ABSOLUTE.match(m.group(2).strip()) else m.group(3)
+
+    line = _MD_LINK.sub(md, line)
+    line = _HTML_LINK.sub(html_link, line)
+    if local_refs:  # reference-style links whose definition points at a relative file
+        line = re.sub(r"\[([^\]]+)\]\[([^\]]*)\]",
+                      lambda m: m.group(1) if (m.group(2) or m.group(1)).lower() in local_refs else m.group(0), line)
+    return line
+
+
+def methods_appendix(path: str | Path | None = None, *, sections: Sequence[str] | None = None,
+                     level: int = 3, title: str | None = None) -> str:
+    """Markdown for a report's methods appendix, taken from ``docs/methodology.md``.
+
+    Parameters
+    ----------
+    path
+        The methodology file; default ``docs/methodology.md`` of the project checkout.
+    sections
+        Top-level (``##``) sections to include, each given by a case-insensitive part of its
+        heading or by its number (``"7"``, ``"8b"``); they are returned in document order with
+        all their subsections. Default :data:`APPENDIX_SECTIONS`.
+    level
+        Heading level the document's ``##`` sections get (``###`` by default, so that they nest
+        under a ``## Appendix: methods`` heading of the report); deeper headings keep their
+        depth relative to it, capped at 6.
+    title
+        If given, a heading one level above ``level`` is written first (e.g.
+        ``title="Appendix: methods"``); by default the caller writes the heading.
+
+    Returns
+    -------
+    str
+        The selected sections' markdown, unchanged except that headings are demoted and links
+        that only work inside the repository (relative paths such as ``architecture.md``,
+        ``#anchors``, and reference definitions pointing at them) are replaced by their text.
+        Code blocks are left alone; formulas stay TeX (``$...$``).
+
+    Raises
+    ------
+    ReportError
+        The file does not exist or cannot be read (e.g. the package was installed without its
+        ``docs/`` folder), ``level`` is not 1-6, or a requested section is not in the file (the
+        message lists the sections there are).
+    """
+    source = Path(path) if path is not None else _DEFAULT_METHODOLOGY
+    if not 1 <= level <= 6:
+        raise ReportError(f"the appendix heading level must be 1 to 6, but {level!r} was passed",
+                          hint="Use level=3 to nest under a '## Appendix: methods' heading.")
+    try:
+        text = source.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ReportError("the methodology document is missing, so the methods appendix cannot be written",
+                          path=source, hint="Run from a checkout of upstream-diagnostics (pip install -e .), "
+                                            "or pass methods_appendix(path=...) pointing at docs/methodology.md.") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReportError(f"cannot read the methodology document: {exc}", path=source,
+                          hint="Check that the file is readable UTF-8 text.") from exc
+
+    # headings outside code fences; the top-level sections are the shallowest below the '#' title
+    lines = text.splitlines()
+    headings: list[tuple[int, int, str]] = []   # (line index, depth, heading text)
+    fence: str | None = None
+    for i, line in enumerate(lines):
+        m_fence = _FENCE.match(line)
+        if m_fence:
+            marker = m_fence.group(1)[0]
+            fence = marker if fence is None else (None if fence == marker else fence)
+            continue
+        m = _ATX.match(line) if fence is None else None
+        if m:
+            headings.append((i, len(m.group(1)), m.group(2).strip()))
+    depths = [d for _, d, _ in headings if d >= 2]
+    if not depths:
+        raise ReportError("the methodology document has no '##' sections to take an appendix from", path=source)
+    top = min(depths)
+    blocks: list[tuple[str, list[str]]] = []
+    for k, (i, depth, heading) in enumerate(headings):
+        if depth != top:
+            continue
+        stop = next((j for j, d, _ in headings[k + 1:] if d <= top), len(lines))
+        blocks.append((heading, lines[i:stop]))
+
+    wanted = list(APPENDIX_SECTIONS if sections is None else sections)
+
+    def number(heading: str) -> str:
+        m = re.match(r"^(\d+[a-z]?)\.?\s", heading)
+        return m.group(1).lower() if m else ""
+
+    chosen: set[int] = set()
+    missing: list[str] = []
+    for key in wanted:
+        k = str(key).strip().lower()
+        by_number = re.fullmatch(r"\d+[a-z]?", k) is not None   # "7", "8b": the section number only
+        hits = [i for i, (h, _) in enumerate(blocks) if (k == number(h) if by_number else (k and k in h.lower()))]
+        if not hits:
+            missing.append(str(key))
+        chosen.update(hits)
+    if missing:
+        raise ReportError(f"the methodology document has no section matching {missing}; its sections are "
+                          f"{[h for h, _ in blocks]}", path=source,
+                          hint="Pass sections= with parts of those headings, or update "
+                               "analysis.reports.APPENDIX_SECTIONS after renaming a section.")
+
+    shift = level - top
+    local_refs: set[str] = set()
+    for line in lines:
+        m = _MD_REF_DEF.match(line)
+        if m and not _ABSOLUTE.match(m.group(2)):
+            local_refs.add(m.group(1).lower())
+    out: list[str] = []
+    if title:
+        out += [f"{'#' * max(1, level - 1)} {title}", ""]
+    for i, (_, block) in enumerate(blocks):
+        if i not in chosen:
+            continue
+        fence = None
+        for line in block:
+            m_fence = _FENCE.match(line)
+            if m_fence:
+                marker = m_fence.group(1)[0]
+                fence = None if fence == marker else (marker if fence is None else fence)
+                out.append(line)
+                continue
+            if fence is not None:
+                out.append(line)
+                continue
+            m = _ATX.match(line)
+            if m:
+                depth = min(6, max(1, len(m.group(1)) + shift))
+                line = "#" * depth + m.group(2).rstrip()
+            ref = _MD_REF_DEF.match(line)
+            if ref and ref.group(1).lower() in local_refs:
+                continue  # the definition of a link made plain
+            out.append(_plain_links(line, local_refs))
+        while out and not out[-1].strip():
+            out.pop()
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
 
 
 # --------------------------------------------------------------------------------------------
@@ -477,8 +1136,8 @@ def format_for_report(data: pd.DataFrame, *, threshold: int,
         ``docs/architecture.md``); needs ``n``.
     threshold
         Disclosure threshold: rows with ``n < threshold`` (or already flagged ``suppressed``) have
-        their group statistics (:data:`GROUP_STATISTICS`) blanked; ``n`` and the cohort reference
-        columns are kept.
+        their group statistics (:data:`GROUP_STATISTICS`) blanked, and ``n`` too (a count of 1-4
+        is itself a figure about the group); the cohort reference columns are kept.
     level_names
         ``unit_id`` -> the name readers see (e.g. ``"E01 Systems mindset"``, grouping names,
         ``{"overall": "Overall"}``); ids not in it keep ``unit_name`` (or the id).
@@ -511,6 +1170,8 @@ def format_for_report(data: pd.DataFrame, *, threshold: int,
         out["suppressed"] = out["suppressed"].to_numpy() | prior
         for col in values:
             out[col] = out[col].astype("float64").mask(out["suppressed"])
+    # a hidden group shows no count either ("fewer than k responses"): n of 1-4 is itself a figure
+    out["n"] = out["n"].astype("float64").mask(out["suppressed"].to_numpy())
     if "aggregation_note" in out.columns:  # the caveat quotes rwg(j) and AD_M: blank it with them
         out["aggregation_note"] = out["aggregation_note"].astype("object").where(~out["suppressed"].to_numpy(), "")
     if "unit_id" in out.columns:
@@ -551,7 +1212,7 @@ def display_table(data: pd.DataFrame, *, decimals: int = 2, pct_decimals: int = 
         Columns shown as percentages (those present).
     suppressed_col
         Boolean column flagging suppressed rows, matched case-insensitively (so ``Suppressed`` from
-        :func:`format_for_report` works). Its rows show ``suppressed (n<k)`` in the first statistic
+        :func:`format_for_report` works). Its rows show ``fewer than k responses`` in the first statistic
         column and blanks in the others; the flag column itself is hidden.
     threshold
         ``k`` in that text; default ``data.attrs["disclosure_threshold"]`` if set.
@@ -561,13 +1222,17 @@ def display_table(data: pd.DataFrame, *, decimals: int = 2, pct_decimals: int = 
     Returns
     -------
     pandas.io.formats.style.Styler
-        Text is HTML-escaped; counts (``n``, ``n_*``, ``Rank``) have no decimals; NaN shows blank.
+        Text is HTML-escaped; counts (``n``, ``n_*``, ``Rank``) have no decimals; NaN shows blank;
+        number columns and their headers are right-aligned.
     """
     counts = [c for c in data.columns if default_number_format(c) == "0"]
     pcts = [c for c in data.columns if c in set(pct_cols)]
     numbers = [c for c in data.columns if c not in counts and c not in pcts
                and pd.api.types.is_numeric_dtype(data[c]) and not pd.api.types.is_bool_dtype(data[c])]
-    styler = data.style.format(na_rep="", escape="html")
+    from pandas.io.formats.style import Styler
+
+    # cell_ids=False: no id on every cell (nothing refers to them; they slow PDF rendering)
+    styler = Styler(data, cell_ids=False).format(na_rep="", escape="html")
     styler = styler.format(f"{{:,.{decimals}f}}", subset=numbers, na_rep="") if numbers else styler
     styler = styler.format(f"{{:.{pct_decimals}%}}", subset=pcts, na_rep="") if pcts else styler
     styler = styler.format("{:,.0f}", subset=counts, na_rep="") if counts else styler
@@ -578,13 +1243,19 @@ def display_table(data: pd.DataFrame, *, decimals: int = 2, pct_decimals: int = 
         stats = [c for c in stats if default_number_format(c) is not None and not _norm(c).startswith("cohort_")] or stats
         if mask.any() and stats:
             k = threshold if threshold is not None else data.attrs.get("disclosure_threshold")
-            text = f"suppressed (n<{k})" if k is not None else "suppressed"
+            text = f"fewer than {k} responses" if k is not None else "not shown (too few responses)"
             rows = data.index[mask]
             shown = html.escape(text)  # a callable's output is not escaped by Styler: do it here
             styler = styler.format(lambda _: shown, subset=pd.IndexSlice[rows, stats[:1]])
             if len(stats) > 1:
                 styler = styler.format(lambda _: "", subset=pd.IndexSlice[rows, stats[1:]])
+            if counts:  # no count either: n of 1-4 is itself a figure about the group
+                styler = styler.format(lambda _: "", subset=pd.IndexSlice[rows, counts])
         styler = styler.hide(subset=[flag], axis="columns")
+    right = [c for c in data.columns if c in numbers or c in pcts or c in counts]
+    if right:  # numbers right-aligned, headers over them too (one CSS rule per column)
+        align = [{"selector": "th", "props": "text-align: right"}, {"selector": "td", "props": "text-align: right"}]
+        styler = styler.set_table_styles({c: align for c in right}, overwrite=False)
     styler = styler.hide(axis="index")
     if caption:
         styler = styler.set_caption(html.escape(caption))
@@ -655,7 +1326,8 @@ def provenance_markdown(manifest_like: Mapping[str, Any]) -> str:
 
 
 __all__ = [
-    "READER_COLUMNS", "GROUP_STATISTICS", "SYNTHETIC_BANNER", "banner_markdown", "default_number_format",
-    "display_table", "format_for_report", "make_offline", "notebook_to_html",
+    "APPENDIX_SECTIONS", "CONDITIONAL_FORMAT_KINDS", "READER_COLUMNS", "GROUP_STATISTICS", "SYNTHETIC_BANNER",
+    "RadarSpec", "banner_markdown", "default_conditional_format", "default_number_format", "display_table",
+    "format_for_report", "html_to_pdf", "make_offline", "methods_appendix", "notebook_to_html",
     "provenance_markdown", "sanitise_sheet_name", "save_figure", "write_workbook",
 ]

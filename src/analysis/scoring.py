@@ -538,3 +538,76 @@ def score_wave(responses: pd.DataFrame, *, instrument: Instrument,
         "enabler_scores": summarise(scores, level="enabler", **kw),
         "grouping_scores": summarise(scores, level=("grouping", "overall"), **kw),
     }
+
+
+#: Level of the answer-distribution table for a deliberate non-answer ("Don't know", "N/A").
+DONT_KNOW_LEVEL = "dont_know"
+
+
+def statement_distribution(responses: pd.DataFrame, *, instrument: Instrument,
+                           cell_issues: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Answer counts per council x statement x scale point, with "Don't know" apart.
+
+    The table behind the diverging stacked bars of the insight packs: how many of a council's
+    respondents chose each point of the scale for each statement, and how many answered "Don't
+    know" (a deliberate non-answer, never a point on the scale).
+
+    Parameters
+    ----------
+    responses
+        Tidy responses (``wave, council_id, council_name, item_id, enabler_id, score, source_file,
+        source_row``): one row per respondent x item of their form, ``score`` NaN when unanswered.
+    instrument
+        Gives the scale points, the statements' order and each statement's enabler.
+    cell_issues
+        ``cell_issues.csv`` of the same wave; its ``kind == 'dont_know'`` cells (matched on
+        ``source_file, source_row, item_id``) are counted at level ``'dont_know'``. Without it
+        there are no don't-know counts.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``wave, scope, council_id, council_name, enabler_id, item_id, level, count, n_scale,
+        n_dont_know``, one row per wave x council (and the pooled cohort, ``scope='cohort'``,
+        ``council_id=COHORT``) x statement of the full form x level. ``level`` is the scale point
+        as text (``'1'`` .. ``'5'``) or ``'dont_know'``; every level is present (count 0 when
+        nobody chose it), statements follow the instrument. ``n_scale`` is the number of answers
+        on the scale, ``n_dont_know`` the don't-know answers, for the council x statement.
+    """
+    _check_columns(responses, ["wave", "council_id", "council_name", "item_id", "score"], what="responses table",
+                   hint="Pass responses.csv as written by the ingest step.")
+    items = instrument.form_items("full")
+    codes = [str(c) for c in instrument.scale.codes]
+    levels = [*codes, DONT_KNOW_LEVEL]
+    data = responses[responses["item_id"].isin(items["item_id"])]
+    level = pd.Series(np.full(len(data), None, dtype=object), index=data.index)
+    valid = data["score"].notna().to_numpy()
+    level[valid] = data.loc[valid, "score"].astype("int64").astype(str).to_numpy()
+    if cell_issues is not None and len(cell_issues) and {"source_file", "source_row"} <= set(data.columns):
+        dk = cell_issues.loc[cell_issues["kind"] == "dont_know", ["source_file", "source_row", "item_id"]]
+        key = pd.MultiIndex.from_frame(data[["source_file", "source_row", "item_id"]].astype({"source_row": "int64"}))
+        is_dk = key.isin(pd.MultiIndex.from_frame(dk.astype({"source_row": "int64"}))) & ~valid
+        level[is_dk] = DONT_KNOW_LEVEL
+    data = data.assign(level=level.to_numpy()).dropna(subset=["level"])
+    names = data.drop_duplicates("council_id").set_index("council_id")["council_name"]
+    parts = []
+    for scope, frame in (("council", data), ("cohort", data.assign(council_id=COHORT_ID))):
+        counts = frame.groupby(["wave", "council_id", "item_id", "level"], observed=True).size()
+        waves = pd.unique(frame["wave"])
+        councils = pd.unique(frame["council_id"])
+        full = pd.MultiIndex.from_product([waves, councils, items["item_id"], levels],
+                                          names=["wave", "council_id", "item_id", "level"])
+        present = frame.groupby(["wave", "council_id"], observed=True).size().index
+        counts = counts.reindex(full, fill_value=0).rename("count").reset_index()
+        counts = counts[pd.MultiIndex.from_frame(counts[["wave", "council_id"]]).isin(present)]
+        counts["scope"] = scope
+        parts.append(counts)
+    out = pd.concat(parts, ignore_index=True)
+    out["council_name"] = out["council_id"].map(names).where(out["scope"] == "council", COHORT_NAME)
+    out["enabler_id"] = out["item_id"].map(dict(zip(items["item_id"], items["enabler_id"], strict=True)))
+    cell = ["wave", "council_id", "item_id"]
+    on_scale = out["level"] != DONT_KNOW_LEVEL
+    out["n_scale"] = out["count"].where(on_scale, 0).groupby([out[c] for c in cell]).transform("sum").astype("int64")
+    out["n_dont_know"] = (out["count"] - out["count"].where(on_scale, 0)).groupby([out[c] for c in cell]).transform("sum").astype("int64")
+    cols = ["wave", "scope", "council_id", "council_name", "enabler_id", "item_id", "level", "count", "n_scale", "n_dont_know"]
+    return out[cols].astype({"count": "int64"}).reset_index(drop=True)
