@@ -57,7 +57,9 @@ def tiny_cohort(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def ran(tiny_cohort, tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
-    runs = run_cohort(tiny_cohort, processed_dir=out / "processed", reports_dir=out / "reports", progress=False)
+    # PDFs are checked in test_report_outputs.py; here --no-pdf, and that nothing is rendered
+    runs = run_cohort(tiny_cohort, processed_dir=out / "processed", reports_dir=out / "reports", progress=False,
+                      pdf=False)
     return tiny_cohort, out, runs
 
 
@@ -76,6 +78,7 @@ def test_every_output_is_written(ran):
         for cid in ("ALD", "BIR", "COB"):
             assert (rep / "councils" / f"{cid}.html").exists()
             assert (rep / "councils" / f"{cid}.xlsx").exists()
+            assert not (rep / "councils" / f"{cid}.pdf").exists()        # pdf=False (--no-pdf)
         for name in NOTEBOOKS[:3]:
             assert (rep / "notebooks" / name).exists()
 

@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--reports-dir", metavar="D", default=None, help="root for reports (default: reports)")
     run.add_argument("--keep-comments", action="store_true",
                      help="keep free-text comments (emails and phone numbers masked) in a separate comments.csv")
+    run.add_argument("--no-pdf", action="store_true",
+                     help="write the reports as HTML and Excel only (PDF rendering takes 1-3 s of CPU per report)")
     run.add_argument("--skip-bad-files", action="store_true",
                      help="carry on past unreadable files; they are listed in the manifest and on the report's first page")
     run.add_argument("--kernels", type=int, metavar="N", default=None,
@@ -75,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=20240101, help="random seed (default: 20240101)")
     demo.add_argument("--raw-dir", metavar="D", default=None, help="where to write the demo cohort (default: data/raw/demo)")
     demo.add_argument("--no-run", action="store_true", help="only generate the demo exports")
+    demo.add_argument("--no-pdf", action="store_true", help="write the reports as HTML and Excel only")
     demo.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
     demo.add_argument("--quiet", action="store_true", help="no progress bar, warnings only")
     demo.set_defaults(func=cmd_demo)
@@ -106,7 +109,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                                processed_dir=args.processed_dir, reports_dir=args.reports_dir,
                                settings_file=args.settings, keep_comments=args.keep_comments,
                                skip_bad_files=args.skip_bad_files, progress=not args.quiet,
-                               kernels=args.kernels)
+                               kernels=args.kernels, pdf=not args.no_pdf)
     _print_runs(runs)
     return 0
 
@@ -180,7 +183,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with pipeline.KernelPool(pipeline.default_kernels(), cwd=pipeline.NOTEBOOKS_DIR) as pool:
         cohort = generate_demo_cohort(raw, seed=args.seed)
         logger.info("synthetic demo cohort written to %s (%d councils)", cohort.raw_dir, len(cohort.register))
-        runs = pipeline.run_cohort(raw, progress=not args.quiet, pool=pool)
+        runs = pipeline.run_cohort(raw, progress=not args.quiet, pool=pool, pdf=not args.no_pdf)
     _print_runs(runs)
     return 0
 

@@ -385,6 +385,53 @@ class WaveRun:
     bar: Any = field(default=None, repr=False)
 
 
+class PdfRenderer:
+    """Turns report HTML into PDF in a worker process, beside the kernels.
+
+    WeasyPrint is pure Python (about 1-3 s of CPU per document): rendering in the pipeline's own
+    threads would hold the GIL that the kernel workers need, so one worker process (started with
+    ``spawn``, never ``fork``: the parent runs threads) renders while the kernels execute the next
+    notebooks. ``submit`` returns a future; :meth:`wait` re-raises the first failure.
+    ``enabled=False`` renders nothing (``diagnostics run --no-pdf``).
+    """
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self._pool: Any = None
+        self._futures: dict[str, list[Future]] = {}
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> PdfRenderer:
+        if self.enabled:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=exc[0] is not None)
+
+    def submit(self, html: Path, pdf: Path, *, group: str) -> None:
+        if self._pool is None:
+            return
+        from . import reports
+
+        future = self._pool.submit(reports.html_to_pdf, html, pdf)
+        with self._lock:
+            self._futures.setdefault(group, []).append(future)
+
+    def wait(self, group: str) -> float:
+        """Wait for every PDF of ``group``; return the seconds spent waiting."""
+        t0 = time.perf_counter()
+        with self._lock:
+            futures = self._futures.pop(group, [])
+        for future in futures:
+            future.result()
+        return time.perf_counter() - t0
+
+
 def _rel(path: Path, root: Path) -> str:
     try:
         return path.resolve().relative_to(root.resolve()).as_posix()
@@ -421,7 +468,7 @@ def run_cohort(raw_dir: str | Path, *, waves: Sequence[str] | None = None, instr
                settings_file: str | Path | None = None, keep_comments: bool = False,
                skip_bad_files: bool = False, synthetic: bool | None = None, progress: bool = True,
                notebooks_dir: str | Path | None = None, kernels: int | None = None,
-               pool: KernelPool | None = None) -> list[WaveRun]:
+               pool: KernelPool | None = None, pdf: bool = True) -> list[WaveRun]:
     """Run the whole pipeline on a cohort folder.
 
     Parameters
@@ -449,6 +496,8 @@ def run_cohort(raw_dir: str | Path, *, waves: Sequence[str] | None = None, instr
     pool
         An open :class:`KernelPool` to use instead of starting one (``diagnostics demo`` opens it
         before generating the demo data, so that the kernels warm up meanwhile).
+    pdf
+        Also render every report to PDF (:class:`PdfRenderer`; ``--no-pdf`` turns it off).
 
     Returns
     -------
@@ -477,9 +526,10 @@ def run_cohort(raw_dir: str | Path, *, waves: Sequence[str] | None = None, instr
     if before and (paths["processed"] / before[-1] / "enabler_scores.csv").exists():
         previous = paths["processed"] / before[-1]
     with contextlib.ExitStack() as stack:
+        renderer = stack.enter_context(PdfRenderer(pdf))
         if pool is None:
             pool = stack.enter_context(KernelPool(default_kernels() if kernels is None else kernels, cwd=nb_dir))
-        head = functools.partial(_wave_head, nb_dir=nb_dir, paths=paths, raw=raw, instrument=instrument,
+        head = functools.partial(_wave_head, nb_dir=nb_dir, paths=paths, raw=raw, instrument=instrument, pdf=renderer,
                                  settings_file=settings_file, keep_comments=keep_comments,
                                  skip_bad_files=skip_bad_files, is_synth=is_synth, run_id=run_id, progress=progress)
         head_future = pool.submit(functools.partial(head, wave=wave_list[0], previous=previous, position=0))
@@ -492,7 +542,7 @@ def run_cohort(raw_dir: str | Path, *, waves: Sequence[str] | None = None, instr
                 head_future = pool.submit(functools.partial(head, wave=wave_list[i + 1], previous=run.processed_dir,
                                                             position=i + 1))
             try:
-                _wave_packs(pool, run, nb_dir=nb_dir, raw=raw, instrument=instrument, settings_file=settings_file,
+                _wave_packs(pool, run, nb_dir=nb_dir, raw=raw, instrument=instrument, settings_file=settings_file, pdf=renderer,
                             keep_comments=keep_comments, skip_bad_files=skip_bad_files, is_synth=is_synth,
                             run_id=run_id)
             except BaseException:
@@ -503,7 +553,7 @@ def run_cohort(raw_dir: str | Path, *, waves: Sequence[str] | None = None, instr
     return runs
 
 
-def _wave_head(session: KernelSession, *, nb_dir: Path, paths: dict[str, Any], raw: Path, wave: str,
+def _wave_head(session: KernelSession, *, nb_dir: Path, paths: dict[str, Any], raw: Path, wave: str, pdf: PdfRenderer,
                previous: Path | None, instrument: str | None, settings_file: str | Path | None,
                keep_comments: bool, skip_bad_files: bool, is_synth: bool, run_id: str, progress: bool,
                position: int) -> WaveRun:
@@ -540,13 +590,11 @@ def _wave_head(session: KernelSession, *, nb_dir: Path, paths: dict[str, Any], r
     reports.notebook_to_html(audit / NOTEBOOKS[2], rep / "cohort_report.html",
                              title=f"Cohort report: {paths['cohort']} {wave}")
     run.timings["render_cohort_html"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    reports.html_to_pdf(rep / "cohort_report.html", rep / "cohort_report.pdf")
-    run.timings["render_cohort_pdf"] = time.perf_counter() - t0
+    pdf.submit(rep / "cohort_report.html", rep / "cohort_report.pdf", group=wave)
     return run
 
 
-def _wave_packs(pool: KernelPool, run: WaveRun, *, nb_dir: Path, raw: Path, instrument: str | None,
+def _wave_packs(pool: KernelPool, run: WaveRun, *, nb_dir: Path, raw: Path, instrument: str | None, pdf: PdfRenderer,
                 settings_file: str | Path | None, keep_comments: bool, skip_bad_files: bool, is_synth: bool,
                 run_id: str) -> None:
     """One council pack per council of the wave, spread over the pool's kernels; then the manifest."""
@@ -564,12 +612,13 @@ def _wave_packs(pool: KernelPool, run: WaveRun, *, nb_dir: Path, raw: Path, inst
             nb = session.run(nb_dir / NOTEBOOKS[3], audit / "councils" / f"04_council_pack_{item}.ipynb",
                              run.report_params | {"council_id": item})
             html = reports.notebook_to_html(nb, rep / "councils" / f"{item}.html", title=f"Insight pack {item} {wave}")
-            reports.html_to_pdf(html, rep / "councils" / f"{item}.pdf")
+            pdf.submit(html, rep / "councils" / f"{item}.pdf", group=wave)
 
         for cid, _ in pool.map_unordered(pack, councils):  # one notebook per council, spread over the kernels
             bar.set_postfix_str(f"council pack {cid}")
             bar.update(1)
         run.timings["council_packs"] = time.perf_counter() - t0
+        run.timings["wait_for_pdfs"] = pdf.wait(wave)
     finally:
         bar.close()
     run.manifest = write_manifest(run, raw=raw, instrument=instrument, settings_file=settings_file,
