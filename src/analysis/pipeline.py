@@ -389,8 +389,8 @@ class PdfRenderer:
     """Turns report HTML into PDF in a worker process, beside the kernels.
 
     WeasyPrint is pure Python (about 1-3 s of CPU per document): rendering in the pipeline's own
-    threads would hold the GIL that the kernel workers need, so one worker process (started with
-    ``spawn``, never ``fork``: the parent runs threads) renders while the kernels execute the next
+    threads would hold the GIL that the kernel workers need, so worker processes (started with
+    ``spawn``, never ``fork``: the parent runs threads) render while the kernels execute the next
     notebooks. ``submit`` returns a future; :meth:`wait` re-raises the first failure.
     ``enabled=False`` renders nothing (``diagnostics run --no-pdf``).
     """
@@ -406,7 +406,10 @@ class PdfRenderer:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            # two workers: while the kernels run, they share the cores with them; at the end of a
+            # wave, when the kernels are idle, both cores finish the PDFs still queued
+            self._pool = ProcessPoolExecutor(max_workers=min(2, os.cpu_count() or 1),
+                                             mp_context=multiprocessing.get_context("spawn"))
         return self
 
     def __exit__(self, *exc: Any) -> None:
