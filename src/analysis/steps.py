@@ -501,7 +501,8 @@ def cohort_report_step(*, processed_dir: str | Path, reports_dir: str | Path, co
                        title="Council means per enabler across the cohort")
     report.figures["distribution"] = fig
     report.alt["distribution"] = (f"Box and dot plot of the {shown['council_id'].nunique()} shown councils' mean score "
-                                  "on each enabler E01 to E11; the quartiles are in the table 'Cohort enabler scores'.")
+                                  "on each enabler E01 to E11; each council's mean is in the table under 'Enabler "
+                                  "maturity by council'.")
     report.tables["cohort_enablers"] = reports.format_for_report(cohort_rows, threshold=k, level_names=ctx.enabler_labels)
     report.captions["cohort_enablers"] = "All respondents pooled (each counted once), with the 95% bootstrap CI of the mean."
     blocks: list[tuple[str, str]] = [("figure", "distribution"), ("table", "cohort_enablers")]
