@@ -40,6 +40,8 @@ def _wave(scores: dict[str, list[int]], offset: int, seed: int) -> pd.DataFrame:
             else:
                 noise = rng.integers(-1, 2, len(ITEMS))
                 row.update({item: int(np.clip(s + offset + d, 1, 5)) for item, d in zip(ITEMS, noise, strict=True)})
+            row["Any other comments?"] = (f"Comment {i} from {council}: contact me on jo.bloggs{i}@example.org"
+                                          if i % 2 == 0 else "")
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -61,7 +63,7 @@ def outputs(tmp_path_factory):
     _wave(scores, 0, 1).to_csv(raw / "2024-01" / "export.csv", index=False)
     _wave(scores, 0, 2).to_csv(raw / "2025-01" / "export.csv", index=False)
     out = tmp_path_factory.mktemp("out")
-    run_cohort(raw, processed_dir=out / "processed", reports_dir=out / "reports", progress=False)
+    run_cohort(raw, processed_dir=out / "processed", reports_dir=out / "reports", progress=False, keep_comments=True)
     return out / "reports" / "planted"
 
 
@@ -222,3 +224,16 @@ def test_reports_render_in_headless_chromium(outputs, tmp_path):
                 page.close()
         finally:
             browser.close()
+
+
+@pytest.mark.slow
+def test_comments_are_shown_only_for_councils_with_ten_respondents(outputs):
+    """--keep-comments: Dunmere (11 respondents) shows its masked comments, Alderbank (8) does not."""
+    dun = _html_text(outputs / "2025-01" / "councils" / "DUN.html")
+    assert "Comment 0 from Dunmere" in dun
+    assert "@example.org" not in dun                          # e-mail addresses masked
+    ald = _html_text(outputs / "2025-01" / "councils" / "ALD.html")
+    assert "Comment 0 from Alderbank" not in ald and "at least 10 respondents" in ald
+    for path in (outputs / "2025-01").rglob("*.html"):
+        assert f"from {PLANTED}" not in _html_text(path)     # the planted council's comments nowhere
+    assert "Comment 0 from" not in _html_text(outputs / "2025-01" / "cohort_report.html")
