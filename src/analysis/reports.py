@@ -930,11 +930,12 @@ def html_to_pdf(html: str | Path, path: str | Path, *, tagged: bool = False) -> 
 #: Top-level sections of ``docs/methodology.md`` that make the methods appendix, matched by a
 #: case-insensitive part of their heading (or their number, e.g. ``"8b"``), kept in document order:
 #: conventions and caveats, notation, scoring, summaries and thresholds, comparisons, change and
-#: its test, disclosure control, agreement (rwg(j), AD_M, aggregation check), ICC and reliability,
+#: its test, disclosure control, what the reports say, agreement (rwg(j), AD_M, aggregation check), ICC and reliability,
 #: bootstrap CIs and tests, the settings (thresholds) used, and the references they cite.
 APPENDIX_SECTIONS: tuple[str, ...] = (
     "What the scores are", "Notation", "Respondent scores", "Council and cohort summaries",
-    "Council versus cohort", "Change between waves", "Disclosure control", "Agreement and reliability",
+    "Council versus cohort", "Change between waves", "Disclosure control", "What the insight packs",
+    "Agreement and reliability",
     "Uncertainty, comparisons and tests", "Settings used", "References",
 )
 _DEFAULT_METHODOLOGY = Path(__file__).resolve().parents[2] / "docs" / "methodology.md"
