@@ -672,6 +672,7 @@ def council_pack_step(*, processed_dir: str | Path, reports_dir: str | Path, coh
     else:
         e_rows = mine.merge(enablers[["unit_id", "cohort_median"]], on="unit_id", how="left")
         sentences = insight.headline_sentences(e_rows, labels=ctx.enabler_labels,
+                                               n=int(ctx.settings["reports"]["strongest_weakest_n"]),
                                                rwg_min=float(ctx.settings.get("statistics", {}).get("rwg_min", 0.70)))
         report.text["overview"] = participation_text
         report.text["headlines"] = "\n".join(f"- {s}" for s in sentences)
