@@ -456,7 +456,7 @@ def cohort_report_step(*, processed_dir: str | Path, reports_dir: str | Path, co
     n_small = int(part["suppressed"].sum())
     n_secondary = int(comp.loc[comp["secondary_suppressed"], "council_id"].nunique())
     low = part[part["low_response"]]
-    unknown = int(part["invited"].isna().sum() - part["suppressed"].sum()) if len(part) else 0
+    unknown = int(part["participation_note"].str.startswith("response rate unknown").sum())
     overview = [f"{len(part)} councils and {n_total} respondents with at least one valid enabler score. Scores run from "
                 f"1 (Strongly disagree) to 5 (Strongly agree); the cohort median is the median of council means."]
     if n_small:
@@ -476,8 +476,10 @@ def cohort_report_step(*, processed_dir: str | Path, reports_dir: str | Path, co
     # heatmap: council x enabler, councils sorted by overall score, hidden cells as "n<k"
     fig = _new_figure(figsize=(11, 0.42 * comp["council_id"].nunique() + 2.6), layout="constrained")
     plots.heatmap(comp, x="unit_id", y="council_name", value="mean", ax=fig.add_subplot(), labels=ctx.enabler_labels,
-                  sort_by="overall", suppressed_text=f"n<{k}")
-    fig.axes[0].set_title("Mean enabler score by council (1 = Strongly disagree, 5 = Strongly agree)")
+                  sort_by="overall", suppressed_text=f"n<{k}", threshold=k,
+                  suppressed_note=(f"n<{k}: fewer than {k} responses" + (", or hidden so that such a council cannot be "
+                                                                        "worked out by subtraction" if n_secondary else "")),
+                  title="Mean enabler score by council (1 = Strongly disagree, 5 = Strongly agree)")
     report.figures["heatmap"] = fig
     report.alt["heatmap"] = (f"Heatmap of mean enabler score (1 to 5) for {comp['council_id'].nunique()} councils (rows, "
                              f"highest overall first) by {len(ctx.enabler_order)} enablers (columns), coloured from red "
