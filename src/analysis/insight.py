@@ -46,6 +46,18 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
+def _hidden(frame: pd.DataFrame, *, threshold: int, counts: Sequence[str] = ("n",),
+            flags: Sequence[str] = ("suppressed",)) -> np.ndarray:
+    """Rows a report must not show: any ``counts`` column below ``threshold``, or any ``flags`` set."""
+    hidden = np.zeros(len(frame), dtype=bool)
+    for col in counts:
+        hidden |= (frame[col] < threshold).to_numpy(dtype=bool, na_value=False)
+    for col in flags:
+        if col in frame.columns:
+            hidden |= frame[col].fillna(False).astype(bool).to_numpy()
+    return hidden
+
+
 # --------------------------------------------------------------------------------------------
 # participation
 # --------------------------------------------------------------------------------------------
@@ -276,9 +288,7 @@ def enabler_table(scores: pd.DataFrame, *, vs_cohort: pd.DataFrame | None = None
     if comparison is not None and len(comparison) and "cohort_median" not in out.columns:
         out = out.merge(comparison[["unit_id", "cohort_median"]], on="unit_id", how="left")
     out["unit_name"] = _names(out, labels)
-    hidden = (out["n"] < threshold).to_numpy().copy()
-    if "suppressed" in out.columns:
-        hidden |= out["suppressed"].fillna(False).astype(bool).to_numpy()
+    hidden = _hidden(out, threshold=threshold)
     out["suppressed"] = hidden
     numbers = [c for c in ENABLER_TABLE_COLUMNS if c in out.columns and c not in ("unit_name", "suppressed",
                                                                                   "aggregation_note", "significance",
@@ -333,7 +343,7 @@ def statement_shares(distribution: pd.DataFrame, *, instrument: Any, threshold: 
         for code, label in zip(codes, labels, strict=True):
             out[label] = (wide[code] / n_scale.replace(0, np.nan)).to_numpy()
         out["Don't know"] = (wide[DONT_KNOW_LEVEL] / total.replace(0, np.nan)).to_numpy()
-    hidden = (out["n"] < threshold).to_numpy().copy()
+    hidden = _hidden(out, threshold=threshold, flags=())
     if respondents is not None and respondents < threshold:
         hidden[:] = True
     out["suppressed"] = hidden
@@ -372,10 +382,7 @@ def change_table(change: pd.DataFrame, *, labels: Mapping[str, str] | None = Non
     """
     out = change.copy()
     out["unit_name"] = _names(out, labels)
-    hidden = ((out["n_from"] < threshold) | (out["n_to"] < threshold)).to_numpy().copy()
-    for flag in ("suppressed", "secondary_suppressed"):
-        if flag in out.columns:
-            hidden |= out[flag].fillna(False).astype(bool).to_numpy()
+    hidden = _hidden(out, threshold=threshold, counts=("n_from", "n_to"), flags=("suppressed", "secondary_suppressed"))
     verdict = np.where(out["p_holm"] < alpha, np.where(out["change"] > 0, "clear rise", "clear fall"), "no clear change")
     out["verdict"] = np.where(out["p_holm"].isna(), "not tested", verdict)
     out["suppressed"] = hidden

@@ -143,6 +143,19 @@ def _wrap(text: str, width: int = WRAP_WIDTH) -> str:
     return textwrap.fill(text, width=width, break_long_words=False) or text
 
 
+def _scale_rows(ax: Axes, units: Sequence[Any], *, labels: Mapping[Any, str] | None, wrap: int, vmin: float,
+                vmax: float, xlabel: str, ylabel: str) -> None:
+    """Axes with one row per unit (first at the top) over the answer scale: ticks, limits, grid, labels."""
+    ax.set_yticks(np.arange(len(units)), [_wrap(_label(u, labels), wrap) for u in units], fontsize="small")
+    ax.set_ylim(len(units) - 0.5, -0.5)
+    ax.set_xlim(vmin - 0.15, vmax + 0.15)
+    ax.set_xticks(list(range(math.ceil(vmin), math.floor(vmax) + 1)))
+    ax.grid(axis="x", linewidth=0.5, alpha=0.5, zorder=0)
+    ax.tick_params(axis="y", length=0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+
+
 def _float(values: pd.Series) -> np.ndarray:
     return pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
 
@@ -1108,14 +1121,7 @@ def dumbbell(data: pd.DataFrame, *, unit: str = "unit_id", before: str = "mean_f
     for yi in y[np.isnan(b) & np.isnan(a)]:
         ax.text(vmin, yi, missing_label, ha="left", va="center", fontsize="small", style="italic",
                 color=NOTE_COLOR, gid="missing")
-    ax.set_yticks(y, [_wrap(_label(u, labels), wrap) for u in units], fontsize="small")
-    ax.set_ylim(len(units) - 0.5, -0.5)                        # first row at the top
-    ax.set_xlim(vmin - 0.15, vmax + 0.15)
-    ax.set_xticks(list(range(math.ceil(vmin), math.floor(vmax) + 1)))
-    ax.grid(axis="x", linewidth=0.5, alpha=0.5, zorder=0)
-    ax.tick_params(axis="y", length=0)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
+    _scale_rows(ax, units, labels=labels, wrap=wrap, vmin=vmin, vmax=vmax, xlabel=xlabel, ylabel=ylabel)
     ax.set_title("Change since the previous wave" if title is None else title, loc="left", fontweight="bold", pad=24)
     ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=len(handles), frameon=False,
               fontsize="small")
@@ -1230,14 +1236,7 @@ def distribution(data: pd.DataFrame, *, x: str = "unit_id", value: str = "mean",
         if not len(v):
             ax.text(vmin, i, empty_label, ha="left", va="center", fontsize="small", style="italic",
                     color=NOTE_COLOR, gid="empty")
-    ax.set_yticks(np.arange(len(units)), [_wrap(_label(u, labels), wrap) for u in units], fontsize="small")
-    ax.set_ylim(len(units) - 0.5, -0.5)                      # first enabler at the top
-    ax.set_xlim(vmin - 0.15, vmax + 0.15)
-    ax.set_xticks(list(range(math.ceil(vmin), math.floor(vmax) + 1)))
-    ax.grid(axis="x", linewidth=0.5, alpha=0.5, zorder=0)
-    ax.tick_params(axis="y", length=0)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
+    _scale_rows(ax, units, labels=labels, wrap=wrap, vmin=vmin, vmax=vmax, xlabel=xlabel, ylabel=ylabel)
     ax.set_title("How council scores vary, by enabler" if title is None else title, loc="left",
                  fontweight="bold", pad=24)
     ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=len(handles), frameon=False,
