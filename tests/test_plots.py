@@ -5,6 +5,8 @@ Expected values come from the hand-written tables below: each figure must show e
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Iterator
 
 import matplotlib
@@ -815,3 +817,132 @@ def test_new_plots_do_not_mutate_input(likert_counts: pd.DataFrame, change: pd.D
     plots.spider(_with_band(comparison), band_low="q1", band_high="q3")
     for f, b in zip(frames, before):
         pd.testing.assert_frame_equal(f, b)
+
+
+# ---------------------------------------------------------------------------------------------
+# likert_html: the same chart as markup (used by the council packs)
+# ---------------------------------------------------------------------------------------------
+_SEG = re.compile(r'<span class="lk-seg" data-statement="([^"]*)" data-level="([^"]*)" data-share="([^"]*)"'
+                  r'[^>]*style="left:([\d.]+)%;width:([\d.]+)%')
+
+
+def _segments(markup: str) -> dict[str, tuple[float, float, float]]:
+    """"<statement>|<level>" -> (share %, left % of the track, width % of the track)."""
+    return {f"{s}|{lev}": (float(share), float(left), float(width))
+            for s, lev, share, left, width in _SEG.findall(markup)}
+
+
+def _row_html(markup: str, statement_label: str) -> str:
+    start = markup.index(f'<div class="lk-label">{statement_label}</div>')
+    return markup[start:markup.index('<div class="lk-row', start)]
+
+
+def test_likert_html_matches_likert_bars_and_straddles_the_centre(likert_counts: pd.DataFrame) -> None:
+    chart = plots.likert_html(likert_counts, order=STATEMENT_ORDER)
+    bars = _bars(plots.likert_bars(likert_counts, order=STATEMENT_ORDER).axes[0])
+    segs = _segments(chart.html)
+    scale = {k: v for k, v in segs.items() if not k.endswith("dont_know")}
+    assert set(scale) == {k for k, r in bars.items() if r.get_width() > 0}   # the same segments ...
+    limit = 75.0                                                        # S1 reaches 65 %: axis to 75
+    for key, (share, left, width) in scale.items():                    # ... at the same places
+        assert share == pytest.approx(bars[key].get_width())
+        assert width == pytest.approx(50 * share / limit, abs=1e-3)
+        assert left == pytest.approx(50 + 50 * bars[key].get_x() / limit, abs=1e-3)
+    share, left, width = segs["S1|3"]
+    assert left + width / 2 == pytest.approx(50.0, abs=1e-3)          # neutral: half each side of the line
+    assert segs["S1|1"][1] < segs["S1|2"][1] < 50 < segs["S1|4"][1] < segs["S1|5"][1]
+    assert chart.html.count('class="lk-centre"') == len(STATEMENT_ORDER)
+    assert isinstance(chart, plots.HtmlFigure) and chart._repr_html_() == chart.html
+
+
+def test_likert_html_dont_know_apart_empty_and_suppressed_rows(likert_counts: pd.DataFrame) -> None:
+    markup = plots.likert_html(likert_counts, order=STATEMENT_ORDER, threshold=5).html
+    segs = _segments(markup)
+    assert segs["S1|dont_know"][0] == pytest.approx(20.0)             # 5 of all 25 answers
+    assert segs["S1|dont_know"][2] == pytest.approx(20.0)             # on its own 0-100 track
+    assert "S2|dont_know" not in segs and "S2|1" not in segs          # levels nobody chose: zero width, no box
+    s3 = _row_html(markup, "S3")
+    assert 'data-kind="empty">no answers<' in s3 and "lk-seg" not in s3
+    s4 = _row_html(markup, "S4")
+    assert 'data-kind="suppressed">fewer than 5 responses<' in s4 and "lk-seg" not in s4
+    assert not any(k.startswith("S4|") for k in segs)                  # nothing about the hidden statement
+    order = [markup.index(f'<div class="lk-label">{s}</div>') for s in STATEMENT_ORDER]
+    assert order == sorted(order)                                      # instrument order, top to bottom
+    legend = markup[markup.index('class="lk-legend"'):markup.index('class="lk-body"')]
+    assert [lab for lab in plots.DEFAULT_LEVEL_LABELS.values()] == re.findall(r"</i>([^<]+)</span>", legend)[:5]
+
+
+def test_likert_html_text_is_escaped_wraps_and_comes_from_parameters(likert_counts: pd.DataFrame) -> None:
+    long_text = ("We <b>have</b> spaces to explore how we're working & opportunities for improvement with other "
+                 "key players beyond our organisation, including residents and the voluntary sector.")
+    cy = {1: "Anghytuno'n gryf", 2: "Anghytuno", 3: "Ddim yn cytuno nac yn anghytuno", 4: "Cytuno",
+          5: "Cytuno'n gryf"}
+    chart = plots.likert_html(likert_counts, order=STATEMENT_ORDER, labels={"S1": long_text, "S2": "Datganiad S2",
+                                                                           "S3": "Datganiad S3", "S4": "Datganiad S4"},
+                              level_labels=cy, apart_labels={"dont_know": "Ddim yn gwybod"}, title="Atebion",
+                              alt="Siart o'r atebion", xlabel="Cyfran yr ymatebwyr (%)", ylabel="Datganiad",
+                              apart_xlabel="% o bob ateb", sides=("anghytuno", "cytuno"), empty_label="dim atebion",
+                              suppressed_label="llai na 5 ymateb", group="enabler_id",
+                              group_labels={"E01": "Galluogwr 1", "E02": "Galluogwr 2"})
+    markup = chart.html
+    assert html.escape(long_text) in markup and "<b>have</b>" not in markup   # whole text, escaped, never cut
+    assert 'class="lk-body" role="img" aria-label="Siart o&#x27;r atebion"' in markup
+    assert "<figcaption>Atebion</figcaption>" in markup and chart.title == "Atebion"
+    assert markup.index("Galluogwr 1") < markup.index("Datganiad S2") < markup.index("Galluogwr 2")
+    visible = re.sub(r"<style>.*?</style>|<[^>]+>", " ", markup, flags=re.S)
+    for english in ("Share of respondents", "Statement", "Don't know", "Don&#x27;t know", "no answers",
+                    "Answers to each", "of all answers", "fewer than", "disagree", "Agree"):
+        assert english not in visible, english
+
+
+# ---------------------------------------------------------------------------------------------
+# bars_html and dumbbell_html (the packs' grouping and change charts)
+# ---------------------------------------------------------------------------------------------
+def _attr_values(markup: str, cls: str) -> list[tuple[str, float, float]]:
+    """(row id, data-value, left %) of every element of class ``cls``, in document order."""
+    found = []
+    for row in re.finditer(r'<div class="sc-row" data-unit="([^"]*)">(.*?)</div></div>', markup, re.S):
+        for value, left in re.findall(rf'class="{cls}"[^>]*?data-value="([^"]+)"[^>]*?left:([\d.]+)%', row.group(2)):
+            found.append((row.group(1), float(value), float(left)))
+        for value, width in re.findall(rf'class="{cls}" data-value="([^"]+)" style="width:([\d.]+)%', row.group(2)):
+            found.append((row.group(1), float(value), float(width)))
+    return found
+
+
+def test_bars_html_draws_values_references_and_hides_suppressed() -> None:
+    data = pd.DataFrame({"unit_id": ["G1", "G2", "G3"], "mean": [4.2, 3.0, 2.0], "median": [3.3, 3.5, 3.0],
+                         "suppressed": [False, False, True]})
+    chart = plots.bars_html(data, reference="median", order=["G2", "G1", "G3"], labels={"G1": "Mindset & more"},
+                            title="Groupings", alt="Bars", suppressed_text="fewer than 5 responses")
+    markup = chart.html
+    bars = _attr_values(markup, "sc-bar")
+    assert [(u, v) for u, v, _ in bars] == [("G2", 3.0), ("G1", 4.2)]            # order; G3 hidden
+    assert bars[1][2] == pytest.approx(100 * 4.2 / 5.35, abs=1e-3)             # bar length on the 0..5.35 axis
+    refs = _attr_values(markup, "sc-ref")
+    assert [(u, v) for u, v, _ in refs] == [("G2", 3.5), ("G1", 3.3), ("G3", 3.0)]
+    assert refs[1][2] == pytest.approx(100 * 3.3 / 5.35, abs=1e-3)
+    g3 = markup[markup.index('data-unit="G3"'):]
+    assert "fewer than 5 responses" in g3[:g3.index("</div></div>")] and "2.0" not in g3[:g3.index("</div></div>")]
+    assert "Mindset &amp; more" in markup and 'role="img" aria-label="Bars"' in markup
+    assert re.findall(r'class="sc-tick"[^>]*>([^<]+)<', markup) == ["1", "2", "3", "4", "5"]
+    with pytest.raises(ValueError, match="share the same"):
+        plots.bars_html(pd.concat([data, data]))
+
+
+def test_dumbbell_html_dots_link_and_missing_rows() -> None:
+    data = pd.DataFrame({"unit_id": ["E1", "E2", "E3", "E4"], "mean_from": [3.0, 4.0, np.nan, 2.0],
+                         "mean_to": [3.5, 3.25, 2.5, 2.5], "suppressed": [False, False, False, True]})
+    markup = plots.dumbbell_html(data, before_label="2024", after_label="2025", title="Change").html
+    dots = _attr_values(markup, "sc-dot")
+    assert [(u, v) for u, v, _ in dots] == [("E1", 3.0), ("E1", 3.5), ("E2", 4.0), ("E2", 3.25), ("E3", 2.5)]
+    lo, hi = 0.9, 5.1
+    assert dots[0][2] == pytest.approx(100 * (3.0 - lo) / (hi - lo), abs=1e-3)
+    assert re.findall(r'data-wave="(\w+)"', markup) == ["before", "after", "before", "after", "after"]
+    links = re.findall(r'class="sc-link" style="left:([\d.]+)%;width:([\d.]+)%', markup)
+    assert len(links) == 2                                                      # rows with both values
+    left, width = map(float, links[1])                                          # E2 fell: from 3.25 to 4.0
+    assert left == pytest.approx(100 * (3.25 - lo) / (hi - lo), abs=1e-3)
+    assert width == pytest.approx(100 * 0.75 / (hi - lo), abs=1e-3)
+    e4 = markup[markup.index('data-unit="E4"'):]
+    assert "not available" in e4[:e4.index("</div></div>")] and "sc-dot" not in e4[:e4.index("</div></div>")]
+    assert "2024" in markup and "2025" in markup and "<figcaption>Change</figcaption>" in markup

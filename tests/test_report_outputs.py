@@ -215,7 +215,15 @@ def test_reports_render_in_headless_chromium(outputs, tmp_path):
                 no_alt = page.evaluate("Array.from(document.images).filter(i => !i.alt).length")
                 shot = tmp_path / f"{path.stem}.png"
                 page.screenshot(path=str(shot), full_page=False)
-                assert n_images >= 3, path
+                # charts drawn as HTML (the pack's statement, grouping and change charts) have a caption,
+                # a text alternative on their role="img" body, and a laid-out size
+                html_charts = page.evaluate(
+                    "Array.from(document.querySelectorAll('figure.lk, figure.sc')).map(f => {"
+                    " const body = f.querySelector('[role=img]'); const r = f.getBoundingClientRect();"
+                    " return [f.querySelector('figcaption')?.textContent || '', body?.getAttribute('aria-label') || '',"
+                    " r.width, r.height]; })")
+                assert n_images + len(html_charts) >= 3, path
+                assert all(title and alt and w > 300 and h > 100 for title, alt, w, h in html_charts), html_charts
                 assert broken == [], (path.name, broken)
                 assert no_alt == 0, path.name
                 assert errors == [], (path.name, errors)

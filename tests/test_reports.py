@@ -504,15 +504,57 @@ def _pdf_pages(data: bytes) -> int:
     return sum(len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", part)) for part in parts)
 
 
-def test_html_to_pdf(tmp_path: Path) -> None:
+_NO_CHROMIUM = "no Chromium on this machine (Debian: apt-get install chromium; .ci/run installs it)"
+needs_chromium = pytest.mark.skipif(reports.find_chromium() is None, reason=_NO_CHROMIUM)
+
+
+def _a4_pages(data: bytes) -> list[tuple[float, float]]:
+    """(width, height) in points of each page's MediaBox (uncompressed page dictionaries)."""
+    boxes = re.findall(rb"/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]", data)
+    return [(float(w), float(h)) for w, h in boxes]
+
+
+@pytest.mark.parametrize("engine", ["weasyprint", pytest.param("chromium", marks=needs_chromium)])
+def test_html_to_pdf(tmp_path: Path, engine: str) -> None:
     html = reports.notebook_to_html(_table_notebook(), tmp_path / "r.html", title="PDF test")
-    path = reports.html_to_pdf(html, tmp_path / "out" / "r.pdf")       # from a file path
+    path = reports.html_to_pdf(html, tmp_path / "out" / "r.pdf", engine=engine)       # from a file path
     data = path.read_bytes()
     assert path == tmp_path / "out" / "r.pdf" and data.startswith(b"%PDF-")
     assert _pdf_pages(data) == 1 and data.rstrip().endswith(b"%%EOF")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["r.pdf"]   # written atomically
-    again = reports.html_to_pdf(html.read_text(encoding="utf-8"), tmp_path / "s.pdf")   # from HTML text
+    again = reports.html_to_pdf(html.read_text(encoding="utf-8"), tmp_path / "s.pdf", engine=engine)   # from text
     assert _pdf_pages(again.read_bytes()) == 1
+
+
+@needs_chromium
+def test_chromium_printer_prints_a4_pages_from_the_print_css(tmp_path: Path) -> None:
+    """One browser for several documents; the report's @page rules give A4 pages, long tables break."""
+    long = reports.notebook_to_html(_table_notebook(rows=120, columns=4), tmp_path / "long.html")
+    short = reports.notebook_to_html(_table_notebook(), tmp_path / "short.html")
+    with reports.ChromiumPrinter() as printer:
+        a = printer.print(long, tmp_path / "long.pdf").read_bytes()
+        b = printer.print(short, tmp_path / "short.pdf").read_bytes()
+    assert _pdf_pages(a) >= 3 and _pdf_pages(b) == 1
+    pages = _a4_pages(a) or _a4_pages(b)
+    assert pages and all(round(w * 25.4 / 72) == 210 and round(h * 25.4 / 72) == 297 for w, h in pages)
+    with pytest.raises(ReportError, match="outside its `with` block"):
+        printer.print(short, tmp_path / "again.pdf")
+
+
+def test_pdf_engine_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert reports.pdf_engine("weasyprint") == "weasyprint"
+    with pytest.raises(ReportError, match="unknown PDF engine 'latex'"):
+        reports.pdf_engine("latex")
+    monkeypatch.setattr(reports, "find_chromium", lambda: None)
+    assert reports.pdf_engine("auto") == "weasyprint"                  # a new machine: no browser
+    with pytest.raises(ReportError, match="Chromium executable") as info:
+        reports.pdf_engine("chromium")
+    assert "--pdf-engine weasyprint" in info.value.hint
+    monkeypatch.setattr(reports, "find_chromium", lambda: "/usr/bin/chromium")
+    assert reports.pdf_engine("auto") == "chromium"
+    monkeypatch.undo()                                                  # the real find_chromium
+    monkeypatch.setenv("UPSTREAM_CHROMIUM", "/nowhere/chromium")        # an explicit path that is not there
+    assert reports.find_chromium() is None
 
 
 def test_html_to_pdf_long_table_breaks_between_rows_with_repeated_header(tmp_path: Path) -> None:
@@ -520,7 +562,7 @@ def test_html_to_pdf_long_table_breaks_between_rows_with_repeated_header(tmp_pat
     import weasyprint
 
     html = reports.notebook_to_html(_table_notebook(rows=120, columns=4), tmp_path / "r.html").read_text(encoding="utf-8")
-    pdf = reports.html_to_pdf(html, tmp_path / "r.pdf").read_bytes()
+    pdf = reports.html_to_pdf(html, tmp_path / "r.pdf", engine="weasyprint").read_bytes()
     document = weasyprint.HTML(string=html).render()
     assert len(document.pages) == _pdf_pages(pdf) >= 3
     assert all(round(p.width * 25.4 / 96) == 210 and round(p.height * 25.4 / 96) == 297 for p in document.pages)
@@ -545,7 +587,7 @@ def test_html_to_pdf_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     try:
         monkeypatch.setitem(sys.modules, "weasyprint", None)             # not installed
         with pytest.raises(ReportError, match="WeasyPrint is not installed"):
-            reports.html_to_pdf("<p>x</p>", tmp_path / "r.pdf")
+            reports.html_to_pdf("<p>x</p>", tmp_path / "r.pdf", engine="weasyprint")
         monkeypatch.undo()
 
         class NoPango(types.ModuleType):
@@ -555,7 +597,7 @@ def test_html_to_pdf_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         reports._pdf_engine.cache_clear()
         monkeypatch.setitem(sys.modules, "weasyprint.text.fonts", NoPango("weasyprint.text.fonts"))
         with pytest.raises(ReportError, match="apt-get install libpango-1.0-0 libpangoft2-1.0-0") as info:
-            reports.html_to_pdf("<p>x</p>", tmp_path / "r.pdf")
+            reports.html_to_pdf("<p>x</p>", tmp_path / "r.pdf", engine="weasyprint")
         assert "system libraries" in str(info.value)
     finally:
         monkeypatch.undo()

@@ -55,7 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--keep-comments", action="store_true",
                      help="keep free-text comments (emails and phone numbers masked) in a separate comments.csv")
     run.add_argument("--no-pdf", action="store_true",
-                     help="write the reports as HTML and Excel only (PDF rendering takes 1-3 s of CPU per report)")
+                     help="write the reports as HTML and Excel only (PDF rendering takes 0.3-3 s of CPU per report)")
+    run.add_argument("--pdf-engine", choices=("auto", "chromium", "weasyprint"), default="auto",
+                     help="PDF engine: auto (Chromium when it and playwright are installed, else WeasyPrint), "
+                          "chromium or weasyprint (default: auto)")
     run.add_argument("--skip-bad-files", action="store_true",
                      help="carry on past unreadable files; they are listed in the manifest and on the report's first page")
     run.add_argument("--kernels", type=int, metavar="N", default=None,
@@ -78,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--raw-dir", metavar="D", default=None, help="where to write the demo cohort (default: data/raw/demo)")
     demo.add_argument("--no-run", action="store_true", help="only generate the demo exports")
     demo.add_argument("--no-pdf", action="store_true", help="write the reports as HTML and Excel only")
+    demo.add_argument("--pdf-engine", choices=("auto", "chromium", "weasyprint"), default="auto",
+                      help="PDF engine (default: auto, Chromium when installed, else WeasyPrint)")
     demo.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
     demo.add_argument("--quiet", action="store_true", help="no progress bar, warnings only")
     demo.set_defaults(func=cmd_demo)
@@ -109,7 +114,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                                processed_dir=args.processed_dir, reports_dir=args.reports_dir,
                                settings_file=args.settings, keep_comments=args.keep_comments,
                                skip_bad_files=args.skip_bad_files, progress=not args.quiet,
-                               kernels=args.kernels, pdf=not args.no_pdf)
+                               kernels=args.kernels, pdf=False if args.no_pdf else args.pdf_engine)
     _print_runs(runs)
     return 0
 
@@ -183,7 +188,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with pipeline.KernelPool(pipeline.default_kernels(), cwd=pipeline.NOTEBOOKS_DIR) as pool:
         cohort = generate_demo_cohort(raw, seed=args.seed)
         logger.info("synthetic demo cohort written to %s (%d councils)", cohort.raw_dir, len(cohort.register))
-        runs = pipeline.run_cohort(raw, progress=not args.quiet, pool=pool, pdf=not args.no_pdf)
+        runs = pipeline.run_cohort(raw, progress=not args.quiet, pool=pool,
+                                   pdf=False if args.no_pdf else args.pdf_engine)
     _print_runs(runs)
     return 0
 

@@ -386,42 +386,84 @@ class WaveRun:
 
 
 class PdfRenderer:
-    """Turns report HTML into PDF in a worker process, beside the kernels.
+    """Turns report HTML into PDF beside the kernels, with the engine :func:`analysis.reports.pdf_engine` picks.
 
-    WeasyPrint is pure Python (about 1-3 s of CPU per document): rendering in the pipeline's own
-    threads would hold the GIL that the kernel workers need, so worker processes (started with
-    ``spawn``, never ``fork``: the parent runs threads) render while the kernels execute the next
-    notebooks. ``submit`` returns a future; :meth:`wait` re-raises the first failure.
-    ``enabled=False`` renders nothing (``diagnostics run --no-pdf``).
+    - **Chromium** (when installed): one headless browser kept open for the whole run, driven
+      from one worker thread (Playwright's synchronous API belongs to one thread); the rendering
+      happens in Chromium's own processes, so the thread mostly waits and leaves the GIL to the
+      kernel workers. About 0.3-0.7 s a council pack.
+    - **WeasyPrint** otherwise: pure Python (about 2.5-3 s of CPU a pack), so it renders in worker
+      processes (started with ``spawn``, never ``fork``: the parent runs threads) rather than in
+      the pipeline's threads, where it would hold the GIL the kernel workers need.
+
+    ``submit`` returns at once; :meth:`wait` re-raises the first failure of a group.
+
+    Parameters
+    ----------
+    enabled
+        ``True`` (the engine ``"auto"`` picks), ``False`` (render nothing: ``--no-pdf``), or an
+        engine name from :data:`analysis.reports.PDF_ENGINES` (``--pdf-engine``).
     """
 
-    def __init__(self, enabled: bool = True) -> None:
-        self.enabled = enabled
+    def __init__(self, enabled: bool | str = True) -> None:
+        self.choice: str | None = "auto" if enabled is True else (None if enabled is False else str(enabled))
+        self.enabled = self.choice is not None
+        self.engine: str | None = None
         self._pool: Any = None
+        self._printer: Any = None
         self._futures: dict[str, list[Future]] = {}
         self._lock = threading.Lock()
 
     def __enter__(self) -> PdfRenderer:
         if self.enabled:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
+            from . import reports
 
-            # two workers: while the kernels run, they share the cores with them; at the end of a
-            # wave, when the kernels are idle, both cores finish the PDFs still queued
-            self._pool = ProcessPoolExecutor(max_workers=min(2, os.cpu_count() or 1),
-                                             mp_context=multiprocessing.get_context("spawn"))
+            self.engine = reports.pdf_engine(self.choice or "auto")
+            if self.engine == "chromium":
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdf-chromium")
+            else:
+                import multiprocessing
+                from concurrent.futures import ProcessPoolExecutor
+
+                # two workers: while the kernels run, they share the cores with them; at the end of
+                # a wave, when the kernels are idle, both cores finish the PDFs still queued
+                self._pool = ProcessPoolExecutor(max_workers=min(2, os.cpu_count() or 1),
+                                                 mp_context=multiprocessing.get_context("spawn"))
+            logger.info("PDF engine: %s", self.engine)
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=exc[0] is not None)
+        if self._pool is None:
+            return
+        if self.engine == "chromium":
+            with contextlib.suppress(Exception):
+                self._pool.submit(self._close_printer).result()
+        self._pool.shutdown(wait=True, cancel_futures=exc[0] is not None)
+
+    def _print(self, html: Path, pdf: Path) -> Path:
+        """Chromium: runs in the pool's one thread, which owns the browser (started on first use)."""
+        from . import reports
+
+        if self._printer is None:
+            self._printer = reports.ChromiumPrinter().__enter__()
+        return self._printer.print(html, pdf)
+
+    def _close_printer(self) -> None:
+        if self._printer is not None:
+            self._printer.close()
+            self._printer = None
 
     def submit(self, html: Path, pdf: Path, *, group: str) -> None:
         if self._pool is None:
             return
         from . import reports
 
-        future = self._pool.submit(reports.html_to_pdf, html, pdf)
+        if self.engine == "chromium":
+            future = self._pool.submit(self._print, html, pdf)
+        else:
+            future = self._pool.submit(reports.html_to_pdf, html, pdf, engine="weasyprint")
         with self._lock:
             self._futures.setdefault(group, []).append(future)
 
@@ -471,7 +513,7 @@ def run_cohort(raw_dir: str | Path, *, waves: Sequence[str] | None = None, instr
                settings_file: str | Path | None = None, keep_comments: bool = False,
                skip_bad_files: bool = False, synthetic: bool | None = None, progress: bool = True,
                notebooks_dir: str | Path | None = None, kernels: int | None = None,
-               pool: KernelPool | None = None, pdf: bool = True) -> list[WaveRun]:
+               pool: KernelPool | None = None, pdf: bool | str = True) -> list[WaveRun]:
     """Run the whole pipeline on a cohort folder.
 
     Parameters
@@ -500,7 +542,9 @@ def run_cohort(raw_dir: str | Path, *, waves: Sequence[str] | None = None, instr
         An open :class:`KernelPool` to use instead of starting one (``diagnostics demo`` opens it
         before generating the demo data, so that the kernels warm up meanwhile).
     pdf
-        Also render every report to PDF (:class:`PdfRenderer`; ``--no-pdf`` turns it off).
+        Also render every report to PDF (:class:`PdfRenderer`): ``True`` with the engine
+        :func:`analysis.reports.pdf_engine` picks (``--pdf-engine``), an engine name, or ``False``
+        for none (``--no-pdf``).
 
     Returns
     -------

@@ -347,10 +347,14 @@ class Report:
     sections: dict[str, Section] = field(default_factory=dict)
 
     def image(self, key: str) -> Any:
-        """The figure ``key`` rendered once to PNG with its alternative text (for ``display``)."""
-        from . import reports
+        """The figure ``key`` for ``display``: a Matplotlib figure rendered once to PNG with its
+        alternative text, or an HTML chart (:class:`analysis.plots.HtmlFigure`) as it is."""
+        from . import plots, reports
 
-        return reports.figure_image(self.figures[key], alt=self.alt.get(key, key))
+        figure = self.figures[key]
+        if isinstance(figure, plots.HtmlFigure):
+            return figure
+        return reports.figure_image(figure, alt=self.alt.get(key, key))
 
     def table(self, key: str) -> Any:
         """The table ``key`` styled for reading (:func:`analysis.reports.display_table`)."""
@@ -712,13 +716,13 @@ def council_pack_step(*, processed_dir: str | Path, reports_dir: str | Path, coh
         report.tables["groupings"] = insight.enabler_table(g_mine, vs_cohort=g_vs, comparison=g_comp,
                                                            labels=ctx.grouping_labels, threshold=k, alpha=ctx.alpha
                                                            ).rename(columns={"Enabler": "Grouping"})
-        fig = _new_figure(figsize=(8, 3.8), layout="constrained")
-        plots.enabler_bars(g_comp, enabler="unit_id", value="mean", reference="cohort_median", order=ctx.grouping_order,
-                           labels=ctx.grouping_labels, ax=fig.add_subplot())
-        fig.axes[0].set_title(f"{name}: grouping scores against the cohort median")
-        report.figures["groupings"] = fig
         report.alt["groupings"] = (f"Bar chart of {name}'s mean score on the three groupings and overall, with the cohort "
                                    "median marked; the values are in the table below.")
+        report.figures["groupings"] = plots.bars_html(
+            g_comp, enabler="unit_id", value="mean", reference="cohort_median", order=ctx.grouping_order,
+            labels=ctx.grouping_labels, value_label=name, reference_label="Cohort median",
+            suppressed_text=insight.fewer_than(k), title=f"{name}: grouping scores against the cohort median",
+            alt=report.alt["groupings"], ylabel="Grouping")
         report.sections["groupings"] = Section(
             "Groupings", "The 11 enablers fall into three groupings: mindset; behaviours, values and relationships; "
             "and infrastructure.", [("figure", "groupings"), ("table", "groupings")])
@@ -730,19 +734,19 @@ def council_pack_step(*, processed_dir: str | Path, reports_dir: str | Path, coh
             shares = insight.statement_shares(dist, instrument=ctx.instrument, threshold=k, respondents=int(prow["respondents"]))
             items = ctx.instrument.form_items("full")
             codes = [str(c) for c in ctx.instrument.scale.codes]
-            fig = plots.likert_bars(insight.likert_counts(dist, shares), statement="item_id", level="level", count="count",
+            alt = (f"Diverging stacked bar chart of the share of {name}'s respondents choosing each answer for each of "
+                   f"the {len(items)} statements, disagreement to the left and agreement to the right, with 'Don't "
+                   "know' shown apart; the shares are in the table below.")
+            fig = plots.likert_html(insight.likert_counts(dist, shares), statement="item_id", level="level", count="count",
                                     order=list(items["item_id"]),
                                     labels={i: f"{i} {t}" for i, t in zip(items["item_id"], items["text"], strict=True)},
-                                    level_order=codes, group="enabler_id",
+                                    level_order=codes, group="enabler_id", group_labels=ctx.enabler_labels,
                                     level_labels={c: ctx.instrument.scale.canonical_label(int(c)) for c in codes},
                                     apart=("dont_know",), apart_labels={"dont_know": "Don't know"},
-                                    neutral=codes[len(codes) // 2],
+                                    neutral=codes[len(codes) // 2], alt=alt,
                                     title=f"{name}: answers to the {len(items)} statements")
             report.figures["statements"] = fig
-            report.alt["statements"] = (f"Diverging stacked bar chart of the share of {name}'s respondents choosing each "
-                                        f"answer for each of the {len(items)} statements, disagreement to the left and "
-                                        "agreement to the right, with 'Don't know' shown apart; the shares are in the "
-                                        "table below.")
+            report.alt["statements"] = alt
             report.tables["statements"] = shares.drop(columns=["item_id", "enabler_id"])
             report.captions["statements"] = ("Share of answers on the scale for each statement; 'Don't know' is a share of "
                                               "all answers including don't know.")
@@ -786,13 +790,12 @@ def council_pack_step(*, processed_dir: str | Path, reports_dir: str | Path, coh
                      "Mann-Whitney test Holm-corrected across the council's enablers (respondents are not matched "
                      "across waves).")
             if len(visible):
-                fig = _new_figure(figsize=(9, 6), layout="constrained")
-                plots.dumbbell(visible, unit="unit_id", before="mean_from", after="mean_to", order=ctx.enabler_order,
-                               labels=ctx.enabler_labels, ax=fig.add_subplot(),
-                               title=f"{name}: mean per enabler, previous wave and this wave")
-                report.figures["change"] = fig
                 report.alt["change"] = (f"Dumbbell chart of {name}'s mean score per enabler in the previous and this wave; "
                                         "the values and the tests are in the table below.")
+                report.figures["change"] = plots.dumbbell_html(
+                    visible, unit="unit_id", before="mean_from", after="mean_to", order=ctx.enabler_order,
+                    labels=ctx.enabler_labels, alt=report.alt["change"],
+                    title=f"{name}: mean per enabler, previous wave and this wave")
                 blocks.append(("figure", "change"))
             blocks.append(("table", "wave_change"))
         else:
