@@ -122,8 +122,10 @@ def test_reports_are_self_contained_say_synthetic_and_suppress(ran):
     cob = (rep / "councils" / "COB.html").read_text(encoding="utf-8")
     assert "fewer than 5 responses" in cob
     assert '<img alt="' not in cob and 'src="data:image/png' not in cob   # no spider for a suppressed council
+    assert "<svg" not in cob and 'class="lk-seg"' not in cob and 'class="sc-bar"' not in cob
     ald = (rep / "councils" / "ALD.html").read_text(encoding="utf-8")
-    assert 'alt="Spider diagram of Alderbank Borough Council' in ald    # figures carry alternative text
+    assert 'aria-label="Spider diagram of Alderbank Borough Council' in ald   # charts carry alternative text
+    assert ald.count('role="img"') == 4     # spider, groupings, statements, change: all HTML/SVG
     assert "No description has been provided" not in html + ald
     for path in [rep / "cohort_report.xlsx", rep / "councils" / "ALD.xlsx"]:
         assert zipfile.ZipFile(path).testzip() is None

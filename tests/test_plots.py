@@ -946,3 +946,52 @@ def test_dumbbell_html_dots_link_and_missing_rows() -> None:
     e4 = markup[markup.index('data-unit="E4"'):]
     assert "not available" in e4[:e4.index("</div></div>")] and "sc-dot" not in e4[:e4.index("</div></div>")]
     assert "2024" in markup and "2025" in markup and "<figcaption>Change</figcaption>" in markup
+
+
+# ---------------------------------------------------------------------------------------------
+# spider_svg (the pack's first screen)
+# ---------------------------------------------------------------------------------------------
+def _svg_radius(markup: str, x: float, y: float) -> float:
+    """Distance of an SVG point from the diagram's centre."""
+    return float(np.hypot(x - 410.0, y - 300.0))
+
+
+def test_spider_svg_geometry_reference_band_and_gaps() -> None:
+    units = ["E1", "E2", "E3", "E4"]
+    data = pd.DataFrame({"unit_id": units, "mean": [5.0, 1.0, 3.0, 4.0], "median": [3.0, 3.0, 3.0, 3.0],
+                         "q1": [2.5, 2.5, np.nan, 2.5], "q3": [3.5, 3.5, np.nan, 3.5],
+                         "suppressed": [False, False, False, True]})
+    chart = plots.spider_svg(data, order=units, reference="median", band_low="q1", band_high="q3",
+                             labels={"E1": "Systems & mindset"}, title="Spider", alt="A spider")
+    markup = chart.html
+    pts = re.findall(r'class="sp-point" data-unit="(\w+)" data-value="([\d.]+)" cx="([\d.]+)" cy="([\d.]+)"', markup)
+    assert [(u, float(v)) for u, v, _, _ in pts] == [("E1", 5.0), ("E2", 1.0), ("E3", 3.0)]   # E4 hidden
+    r_of = {u: _svg_radius(markup, float(x), float(y)) for u, _, x, y in pts}
+    # centre a quarter-scale below 1 (r0 = 0): radius proportional to the value, 5 at the outer ring (215)
+    assert r_of["E1"] == pytest.approx(215.0, abs=0.2) and r_of["E2"] == pytest.approx(43.0, abs=0.2)
+    e1 = next((float(x), float(y)) for u, _, x, y in pts if u == "E1")
+    assert e1[0] == pytest.approx(410.0) and e1[1] < 300                        # first spoke at 12 o'clock
+    e2 = next((float(x), float(y)) for u, _, x, y in pts if u == "E2")
+    assert e2[0] > 410 and e2[1] == pytest.approx(300.0, abs=0.2)              # clockwise: E2 at 3 o'clock
+    series = re.search(r'class="sp-series" data-values="([^"]+)" d="([^"]+)" fill="([^"]+)"', markup)
+    assert series.group(1) == "5.0 1.0 3.0 nan" and series.group(3) == "none"  # gap: not filled, never a 0
+    assert series.group(2).count("M") == 2 and "Z" not in series.group(2)      # E1-E2, E2-E3: outline broken
+    ref = re.search(r'class="sp-reference" d="([^"]+)"', markup).group(1)
+    assert ref.endswith("Z") and ref.count("L") == 3                           # complete dashed polygon
+    band = re.search(r'class="sp-band" d="([^"]+)"', markup).group(1)
+    assert band.count("M") == 1                                                # gap at E3: one run E4-E1-E2
+    assert 'role="img" aria-label="A spider"' in markup and "<title>A spider</title>" in markup
+    assert "Systems &amp; mindset" in markup and "<figcaption>Spider</figcaption>" in markup
+
+
+def test_spider_svg_complete_polygon_is_filled_and_errors_are_clear() -> None:
+    data = pd.DataFrame({"unit_id": ["A", "B", "C"], "mean": [3.0, 3.5, 4.0]})
+    markup = plots.spider_svg(data).html
+    series = re.search(r'class="sp-series" data-values="[^"]+" d="([^"]+)" fill="([^"]+)"', markup)
+    assert series.group(1).endswith("Z") and series.group(2) != "none"
+    with pytest.raises(ValueError, match="at least 3 enablers"):
+        plots.spider_svg(data.head(2))
+    with pytest.raises(ValueError, match="band_low= and band_high="):
+        plots.spider_svg(data.assign(q1=2.0), band_low="q1")
+    with pytest.raises(ValueError, match="low value is above its high value"):
+        plots.spider_svg(data.assign(q1=3.0, q3=2.0), band_low="q1", band_high="q3")

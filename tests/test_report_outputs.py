@@ -218,7 +218,7 @@ def test_reports_render_in_headless_chromium(outputs, tmp_path):
                 # charts drawn as HTML (the pack's statement, grouping and change charts) have a caption,
                 # a text alternative on their role="img" body, and a laid-out size
                 html_charts = page.evaluate(
-                    "Array.from(document.querySelectorAll('figure.lk, figure.sc')).map(f => {"
+                    "Array.from(document.querySelectorAll('figure.lk, figure.sc, figure.sp')).map(f => {"
                     " const body = f.querySelector('[role=img]'); const r = f.getBoundingClientRect();"
                     " return [f.querySelector('figcaption')?.textContent || '', body?.getAttribute('aria-label') || '',"
                     " r.width, r.height]; })")

@@ -372,6 +372,32 @@ def _draw_polygon(ax: Axes, angles: np.ndarray, radii: np.ndarray, *, color: Any
     return line
 
 
+def _band_rings(angles: np.ndarray, low: np.ndarray, high: np.ndarray) -> list[list[tuple[float, float]]]:
+    """The closed rings, as (angle, radius) points, that shade the band between ``low`` and ``high``.
+
+    With every value present: the outer polygon and the inner one traced the other way round (a
+    ring, the inner area clear under the non-zero or even-odd rule). A spoke with a missing value
+    splits the band into runs of consecutive spokes (cyclically), each a polygon out along ``high``
+    and back along ``low``; a run of a single spoke has no area and gives no ring.
+    """
+    n = len(angles)
+    valid = ~(np.isnan(low) | np.isnan(high))
+    if valid.all():
+        return [[(a, r) for a, r in zip(angles, high)], [(a, r) for a, r in zip(angles[::-1], low[::-1])]]
+    rings: list[list[tuple[float, float]]] = []
+    if valid.any():
+        start = int(np.flatnonzero(~valid)[0])          # walk the spokes from a gap, so runs do not wrap
+        run: list[int] = []
+        for k in [*range(start + 1, n), *range(0, start + 1)]:
+            if valid[k]:
+                run.append(k)
+                continue
+            if len(run) >= 2:
+                rings.append([(angles[i], high[i]) for i in run] + [(angles[i], low[i]) for i in reversed(run)])
+            run = []
+    return rings
+
+
 def _draw_band(ax: Axes, angles: np.ndarray, low: np.ndarray, high: np.ndarray, *, color: Any,
                label: str) -> PathPatch:
     """Shade the area between two polygons (``low`` and ``high`` radii per spoke).
@@ -381,29 +407,15 @@ def _draw_band(ax: Axes, angles: np.ndarray, low: np.ndarray, high: np.ndarray, 
     into runs of consecutive spokes (cyclically), each a polygon out along ``high`` and back along
     ``low``; a run of a single spoke has no area and is not drawn.
     """
-    n = len(angles)
-    valid = ~(np.isnan(low) | np.isnan(high))
     vertices: list[tuple[float, float]] = []
     codes: list[int] = []
-
-    def ring(points: list[tuple[float, float]]) -> None:
+    rings = _band_rings(angles, low, high)
+    for points in rings:
         vertices.extend([*points, points[0]])
         codes.extend([MplPath.MOVETO] + [MplPath.LINETO] * (len(points) - 1) + [MplPath.CLOSEPOLY])
-
-    if valid.all():
-        ring([(a, r) for a, r in zip(angles, high)])
-        ring([(a, r) for a, r in zip(angles[::-1], low[::-1])])
-    elif valid.any():
-        start = int(np.flatnonzero(~valid)[0])          # walk the spokes from a gap, so runs do not wrap
-        run: list[int] = []
-        for k in [*range(start + 1, n), *range(0, start + 1)]:
-            if valid[k]:
-                run.append(k)
-                continue
-            if len(run) >= 2:
-                ring([(angles[i], high[i]) for i in run] + [(angles[i], low[i]) for i in reversed(run)])
-            run = []
-        logger.debug("spider: the band has %d missing spoke(s); it is drawn in pieces", int((~valid).sum()))
+    if rings and (np.isnan(low) | np.isnan(high)).any():
+        logger.debug("spider: the band has %d missing spoke(s); it is drawn in pieces",
+                     int((np.isnan(low) | np.isnan(high)).sum()))
     patch = PathPatch(MplPath(vertices or np.zeros((0, 2)), codes or None), facecolor=color, edgecolor="none",
                       alpha=0.35, zorder=1, label=label, gid="band")
     ax.add_patch(patch)
@@ -1708,3 +1720,165 @@ def dumbbell_html(data: pd.DataFrame, *, unit: str = "unit_id", before: str = "m
     alt = alt or f"Dumbbell chart of each row's value in the {before_label.lower()} and {after_label.lower()}"
     return _scale_html(rows, title=title, alt=alt, legend=legend, vmin=vmin, vmax=vmax, lo=lo, hi=hi,
                        xlabel=xlabel, ylabel=ylabel, kind="dumbbell")
+
+
+
+# --------------------------------------------------------------------------------------------
+# spider diagram as SVG (the pack's first screen)
+# --------------------------------------------------------------------------------------------
+SPIDER_SVG_CSS = """
+.sp{margin:1rem 0;font-size:.85rem;text-align:left;break-inside:avoid;page-break-inside:avoid}
+.sp figcaption{font-weight:bold;font-size:1rem;margin:0 0 .35rem}
+.sp-legend{margin:.2rem 0 .3rem;font-size:.78rem}
+.sp-legend span{display:inline-block;margin:0 1rem .2rem 0;white-space:nowrap}
+.sp-key{display:inline-block;width:1.4em;height:.9em;margin-right:.3em;vertical-align:-.12em;box-sizing:border-box}
+.sp svg{display:block;width:100%;max-width:46rem;height:auto}
+.sp *{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+"""
+
+
+def _svg_outline(points: list[tuple[float, float] | None]) -> str:
+    """SVG path data of a closed polygon through ``points``, broken where a point is ``None``."""
+    n = len(points)
+    if all(p is not None for p in points):
+        return "M" + " L".join(f"{x:.1f},{y:.1f}" for x, y in points) + " Z"  # type: ignore[misc]
+    parts = []
+    for k in range(n):
+        a, b = points[k], points[(k + 1) % n]
+        if a is not None and b is not None:
+            parts.append(f"M{a[0]:.1f},{a[1]:.1f} L{b[0]:.1f},{b[1]:.1f}")
+    return " ".join(parts)
+
+
+def spider_svg(data: pd.DataFrame, *, enabler: str = "unit_id", value: str = "mean",
+               order: Sequence[Any] | None = None, labels: Mapping[Any, str] | None = None, vmin: float = 1,
+               vmax: float = 5, series_label: str = "Council", color: Any = None, reference: str | None = None,
+               reference_label: str = "Cohort median", band_low: str | None = None, band_high: str | None = None,
+               band_label: str = "Cohort interquartile range", band_color: Any = BAND_COLOR,
+               suppressed: str | None = "suppressed", title: str | None = None, alt: str | None = None,
+               wrap: int = WRAP_WIDTH, fmt: str = ".2f") -> HtmlFigure:
+    """One council's spider diagram as inline SVG: :func:`spider`'s scoring-tool view without a render.
+
+    The first enabler is at 12 o'clock and the spokes go clockwise; rings mark every integer from
+    ``vmin`` to ``vmax`` and the centre sits a quarter of the scale below ``vmin`` (as in
+    :func:`spider`), so a value of ``vmin`` is still a visible point. The council's polygon (filled
+    lightly when complete) lies over the dashed reference polygon and the shaded band between the
+    cohort's quartiles. A missing or suppressed value is a gap, never a 0: the outline breaks either
+    side of the spoke and the polygon is not filled.
+
+    Parameters
+    ----------
+    data
+        One council's rows, one per enabler.
+    enabler, value, order, labels, vmin, vmax, reference, reference_label, band_low, band_high, band_label, band_color, suppressed, wrap
+        As in :func:`spider` (one series only).
+    series_label, color
+        Legend text and colour of the council's polygon (default the first colour-blind-safe colour).
+    title, alt
+        Caption, and the text alternative (the SVG's ``aria-label`` and ``<title>``).
+    fmt
+        Format of the values in the vertices' tooltips.
+
+    Returns
+    -------
+    HtmlFigure
+        The SVG holds ``<path class="sp-series" data-values="...">`` (radii in ``order``, ``nan``
+        where missing), ``<path class="sp-reference">``, ``<path class="sp-band">`` and one
+        ``<circle class="sp-point" data-unit="..." data-value="...">`` per shown value.
+
+    Raises
+    ------
+    ValueError
+        A column is missing, fewer than 3 enablers, an enabler appears twice, only one of
+        ``band_low``/``band_high`` is passed, or a band's low value is above its high value.
+    """
+    from matplotlib.colors import to_hex
+
+    func = "spider_svg"
+    _check_columns(data, func, enabler=enabler, value=value, reference=reference, band_low=band_low,
+                   band_high=band_high)
+    if (band_low is None) != (band_high is None):
+        raise ValueError(f"{func}(): pass both band_low= and band_high= to draw the cohort band, or neither; "
+                         f"got band_low={band_low!r}, band_high={band_high!r}.")
+    units = _unit_order(data, enabler, order)
+    if len(units) < 3:
+        raise ValueError(f"{func}() needs at least 3 enablers to draw a polygon, got {len(units)}: {units}.")
+    _check_unique(data, [enabler], func, "Filter the table to one council and wave first.")
+    data = _masked(data, [value], suppressed)
+    values = data.set_index(enabler)[value].pipe(_float_series).reindex(units).to_numpy(dtype="float64")
+    esc = _html.escape
+    n = len(units)
+    width, height, cx, cy, radius = 820.0, 600.0, 410.0, 300.0, 215.0
+    r0 = vmin - (vmax - vmin) / 4.0
+
+    def xy(k: int | float, v: float) -> tuple[float, float]:
+        theta = -np.pi / 2 + 2 * np.pi * k / n
+        r = radius * (v - r0) / (vmax - r0)
+        return cx + r * math.cos(theta), cy + r * math.sin(theta)
+
+    def points(vals: np.ndarray) -> list[tuple[float, float] | None]:
+        return [None if np.isnan(v) else xy(k, float(v)) for k, v in enumerate(vals)]
+
+    hexcolor = to_hex(color or sns.color_palette(DEFAULT_PALETTE, n_colors=1)[0])
+    band_hex = to_hex(band_color)
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" role="img" '
+           f'aria-label="{esc(alt or title or "Spider diagram")}"><title>{esc(alt or title or "Spider diagram")}</title>']
+    ticks = list(range(math.ceil(vmin), math.floor(vmax) + 1))
+    for t in ticks:
+        r = radius * (t - r0) / (vmax - r0)
+        out.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{r:.1f}" fill="none" stroke="#d0d0d0" stroke-width="1"/>')
+    for k in range(n):
+        x, y = xy(k, vmax)
+        out.append(f'<line x1="{cx:.1f}" y1="{cy:.1f}" x2="{x:.1f}" y2="{y:.1f}" stroke="#d0d0d0" stroke-width="1"/>')
+    legend = []
+    if band_low is not None and band_high is not None:
+        low = _reference_radii(data, enabler, band_low, units, func)
+        high = _reference_radii(data, enabler, band_high, units, func)
+        bad = ~(np.isnan(low) | np.isnan(high)) & (low > high)
+        if bad.any():
+            raise ValueError(f"{func}(): the band's low value is above its high value for {enabler}="
+                             f"{units[int(np.flatnonzero(bad)[0])]!r}; check band_low= and band_high=.")
+        rings = _band_rings(np.arange(n, dtype="float64"), low, high)
+        d = " ".join("M" + " L".join("{:.1f},{:.1f}".format(*xy(k, r)) for k, r in ring) + " Z" for ring in rings)
+        if d:
+            out.append(f'<path class="sp-band" d="{d}" fill="{band_hex}" fill-opacity="0.35" fill-rule="evenodd" '
+                       'stroke="none"/>')
+        legend.append(f'<span><i class="sp-key" style="background-color:{band_hex};opacity:.6"></i>'
+                      f"{esc(band_label)}</span>")
+    if reference is not None:
+        ref = _reference_radii(data, enabler, reference, units, func)
+        out.append(f'<path class="sp-reference" d="{_svg_outline(points(ref))}" fill="none" stroke="{REFERENCE_COLOR}" '
+                   'stroke-width="2" stroke-dasharray="7 4"/>')
+        legend.insert(0, f'<span><i class="sp-key" style="border-top:2.5px dashed {REFERENCE_COLOR};height:0;'
+                         f'vertical-align:.25em"></i>{esc(reference_label)}</span>')
+    series = points(values)
+    complete = all(p is not None for p in series)
+    data_values = " ".join("nan" if np.isnan(v) else repr(float(v)) for v in values)
+    out.append(f'<path class="sp-series" data-values="{data_values}" d="{_svg_outline(series)}" '
+               f'fill="{hexcolor if complete else "none"}" fill-opacity="0.15" stroke="{hexcolor}" stroke-width="2.5"/>')
+    for k, (u, pt) in enumerate(zip(units, series)):
+        if pt is not None:
+            out.append(f'<circle class="sp-point" data-unit="{esc(str(u))}" data-value="{float(values[k])!r}" '
+                       f'cx="{pt[0]:.1f}" cy="{pt[1]:.1f}" r="4" fill="{hexcolor}"><title>{esc(_label(u, labels))}: '
+                       f"{format(float(values[k]), fmt)}</title></circle>")
+    legend.insert(0, f'<span><i class="sp-key" style="background-color:{hexcolor}"></i>{esc(series_label)}</span>')
+    for t in ticks:                                        # ring values along the gap between the first two spokes
+        x, y = xy(0.5, t)
+        out.append(f'<text x="{x:.1f}" y="{y:.1f}" font-size="12" fill="#555555" text-anchor="middle" '
+                   f'dominant-baseline="middle">{t}</text>')
+    for k, u in enumerate(units):                          # spoke labels outside the outer ring
+        theta = -np.pi / 2 + 2 * np.pi * k / n
+        c, s_ = math.cos(theta), math.sin(theta)
+        x, y = cx + (radius + 16) * c, cy + (radius + 16) * s_
+        anchor = "middle" if abs(c) < 0.3 else ("start" if c > 0 else "end")
+        lines = _wrap(_label(u, labels), wrap).split("\n")
+        first_dy = -(len(lines) - 1) * 1.15 if s_ < -0.3 else (0.0 if s_ > 0.3 else -(len(lines) - 1) * 0.575)
+        spans = "".join(f'<tspan x="{x:.1f}" dy="{(first_dy + 0.35) if i == 0 else 1.15:.2f}em">{esc(line)}</tspan>'
+                        for i, line in enumerate(lines))
+        out.append(f'<text class="sp-label" data-unit="{esc(str(u))}" y="{y:.1f}" font-size="14" '
+                   f'text-anchor="{anchor}">{spans}</text>')
+    out.append("</svg>")
+    caption = f"<figcaption>{esc(title)}</figcaption>" if title else ""
+    markup = (f"<style>{SPIDER_SVG_CSS}</style><figure class=\"sp\">{caption}"
+              f'<div class="sp-legend" aria-hidden="true">{"".join(legend)}</div>{"".join(out)}</figure>')
+    return HtmlFigure(markup, title=title or "", alt=alt or title or "Spider diagram")

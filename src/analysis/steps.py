@@ -684,16 +684,13 @@ def council_pack_step(*, processed_dir: str | Path, reports_dir: str | Path, coh
         report.text["headlines"] = "\n".join(f"- {s}" for s in sentences)
         bands = _bands(comp_all[comp_all["unit_id"].isin(ctx.enabler_order)])
         spider_rows = enablers[["unit_id", "mean", "cohort_median"]].merge(bands, on="unit_id", how="left")
-        fig = _new_figure(figsize=(8, 8), layout="constrained")
-        ax = fig.add_subplot(projection="polar")
-        plots.spider(spider_rows.assign(series=name), enabler="unit_id", value="mean", hue="series",
-                     order=ctx.enabler_order, labels=ctx.enabler_labels, ax=ax, reference="cohort_median",
-                     band_low="cohort_q1", band_high="cohort_q3",
-                     title=f"{name}: mean score per enabler against the cohort")
-        report.figures["spider"] = fig
         report.alt["spider"] = (f"Spider diagram of {name}'s mean score (1 to 5) on each of the {len(ctx.enabler_order)} "
                                 "enablers against the cohort median (dashed) and the cohort's interquartile range "
                                 "(shaded band); the values are in the table beside it.")
+        report.figures["spider"] = plots.spider_svg(
+            spider_rows, enabler="unit_id", value="mean", order=ctx.enabler_order, labels=ctx.enabler_labels,
+            series_label=name, reference="cohort_median", band_low="cohort_q1", band_high="cohort_q3",
+            title=f"{name}: mean score per enabler against the cohort", alt=report.alt["spider"])
         spider_table = spider_rows.assign(unit_id=spider_rows["unit_id"].map(ctx.enabler_labels)).rename(columns={
             "unit_id": "Enabler", "mean": name[:60] or "Council", "cohort_median": "Cohort median",
             "cohort_q1": "Cohort Q1", "cohort_q3": "Cohort Q3"})
