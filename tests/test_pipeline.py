@@ -11,6 +11,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from analysis import pipeline, reports
 from analysis.config import SYNTHETIC_MARKER
 from analysis.exceptions import NotebookExecutionError, ParameterError
 from analysis.instrument import load_instrument
@@ -232,3 +233,25 @@ def test_cohort_rows_in_reports_cannot_be_differenced(ran):
     assert bir[2] is None and isinstance(ald[2], (int, float))                   # E01
     html = (out / "reports" / "tiny" / "2024-01" / "cohort_report.html").read_text(encoding="utf-8")
     assert "cannot be worked out by subtraction" in html
+
+
+@pytest.mark.parametrize("engine", ["weasyprint", pytest.param("chromium", marks=pytest.mark.skipif(
+    reports.find_chromium() is None,
+    reason="no Chromium on this machine (Debian: apt-get install chromium; .ci/run installs it)"))])
+def test_pdf_renderer_renders_every_submitted_report_with_either_engine(tmp_path, engine):
+    pages = []
+    for i in range(3):
+        html = tmp_path / f"r{i}.html"
+        html.write_text(f"<html><body><h1>Report {i}</h1><p>{'text ' * 200}</p></body></html>", encoding="utf-8")
+        pages.append(html)
+    with pipeline.PdfRenderer(engine) as renderer:
+        assert renderer.engine == engine
+        for html in pages:
+            renderer.submit(html, html.with_suffix(".pdf"), group="w")
+        assert renderer.wait("w") >= 0
+        assert renderer.wait("w") == pytest.approx(0, abs=0.05)                 # nothing left in the group
+    for html in pages:
+        assert html.with_suffix(".pdf").read_bytes()[:5] == b"%PDF-"
+    with pipeline.PdfRenderer(False) as off:                                   # --no-pdf
+        off.submit(pages[0], tmp_path / "none.pdf", group="w")
+    assert not (tmp_path / "none.pdf").exists() and off.engine is None

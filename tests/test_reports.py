@@ -531,10 +531,13 @@ def test_chromium_printer_prints_a4_pages_from_the_print_css(tmp_path: Path) -> 
     """One browser for several documents; the report's @page rules give A4 pages, long tables break."""
     long = reports.notebook_to_html(_table_notebook(rows=120, columns=4), tmp_path / "long.html")
     short = reports.notebook_to_html(_table_notebook(), tmp_path / "short.html")
-    with reports.ChromiumPrinter() as printer:
+    with reports.ChromiumPrinter(concurrency=2) as printer:
         a = printer.print(long, tmp_path / "long.pdf").read_bytes()
         b = printer.print(short, tmp_path / "short.pdf").read_bytes()
+        futures = [printer.submit(short, tmp_path / f"many{i}.pdf") for i in range(5)]   # pages in parallel
+        assert [f.result() for f in futures] == [tmp_path / f"many{i}.pdf" for i in range(5)]
     assert _pdf_pages(a) >= 3 and _pdf_pages(b) == 1
+    assert all(_pdf_pages((tmp_path / f"many{i}.pdf").read_bytes()) == 1 for i in range(5))
     pages = _a4_pages(a) or _a4_pages(b)
     assert pages and all(round(w * 25.4 / 72) == 210 and round(h * 25.4 / 72) == 297 for w, h in pages)
     with pytest.raises(ReportError, match="outside its `with` block"):

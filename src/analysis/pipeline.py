@@ -388,10 +388,10 @@ class WaveRun:
 class PdfRenderer:
     """Turns report HTML into PDF beside the kernels, with the engine :func:`analysis.reports.pdf_engine` picks.
 
-    - **Chromium** (when installed): one headless browser kept open for the whole run, driven
-      from one worker thread (Playwright's synchronous API belongs to one thread); the rendering
-      happens in Chromium's own processes, so the thread mostly waits and leaves the GIL to the
-      kernel workers. About 0.3-0.7 s a council pack.
+    - **Chromium** (when installed): one headless browser kept open for the whole run
+      (:class:`analysis.reports.ChromiumPrinter`), three pages at a time, driven by Playwright's
+      event loop in a thread of its own; the rendering happens in Chromium's own processes, so the
+      parent mostly waits and leaves the GIL to the kernel workers. About 0.3 s of CPU a pack.
     - **WeasyPrint** otherwise: pure Python (about 2.5-3 s of CPU a pack), so it renders in worker
       processes (started with ``spawn``, never ``fork``: the parent runs threads) rather than in
       the pipeline's threads, where it would hold the GIL the kernel workers need.
@@ -420,9 +420,7 @@ class PdfRenderer:
 
             self.engine = reports.pdf_engine(self.choice or "auto")
             if self.engine == "chromium":
-                from concurrent.futures import ThreadPoolExecutor
-
-                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdf-chromium")
+                self._printer = reports.ChromiumPrinter().__enter__()
             else:
                 import multiprocessing
                 from concurrent.futures import ProcessPoolExecutor
@@ -435,35 +433,27 @@ class PdfRenderer:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self._pool is None:
-            return
-        if self.engine == "chromium":
-            with contextlib.suppress(Exception):
-                self._pool.submit(self._close_printer).result()
-        self._pool.shutdown(wait=True, cancel_futures=exc[0] is not None)
-
-    def _print(self, html: Path, pdf: Path) -> Path:
-        """Chromium: runs in the pool's one thread, which owns the browser (started on first use)."""
-        from . import reports
-
-        if self._printer is None:
-            self._printer = reports.ChromiumPrinter().__enter__()
-        return self._printer.print(html, pdf)
-
-    def _close_printer(self) -> None:
         if self._printer is not None:
+            if exc[0] is None:
+                with self._lock:
+                    pending = [f for group in self._futures.values() for f in group]
+                for future in pending:            # let queued pages finish before the browser closes
+                    with contextlib.suppress(Exception):
+                        future.result()
             self._printer.close()
             self._printer = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=exc[0] is not None)
 
     def submit(self, html: Path, pdf: Path, *, group: str) -> None:
-        if self._pool is None:
-            return
-        from . import reports
+        if self._printer is not None:
+            future = self._printer.submit(html, pdf)
+        elif self._pool is not None:
+            from . import reports
 
-        if self.engine == "chromium":
-            future = self._pool.submit(self._print, html, pdf)
-        else:
             future = self._pool.submit(reports.html_to_pdf, html, pdf, engine="weasyprint")
+        else:
+            return
         with self._lock:
             self._futures.setdefault(group, []).append(future)
 
