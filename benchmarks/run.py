@@ -4,6 +4,7 @@ Usage (from the repository root, after ``make venv``)::
 
     .venv/bin/python benchmarks/run.py ingest          # reading + ingest of a 20-file cohort, 100k-row sheet
     .venv/bin/python benchmarks/run.py demo            # `diagnostics demo` end to end, split by stage
+    .venv/bin/python benchmarks/run.py packs           # the 20 council packs of a wave, per PDF engine
     .venv/bin/python benchmarks/run.py stats           # every statistic at national scale (400 x 500 x 33), vs loop and R
     .venv/bin/python benchmarks/run.py all [--quick]   # both; --quick skips the slow openpyxl 100k read
 
@@ -206,9 +207,66 @@ def bench_demo(runs: int) -> list[str]:
     return lines
 
 
+def bench_packs(runs: int) -> list[str]:
+    """Pack generation for the 20 councils of one demo wave: kernels, HTML and PDFs, per PDF engine.
+
+    What ``make demo`` does per wave after the cohort report (``pipeline._wave_packs``): two shared
+    kernels run notebook 04 for every council, each executed notebook becomes HTML, and the
+    PdfRenderer prints the PDFs beside the kernels; the time runs until the last PDF is written.
+    Baseline: the same packs printed with WeasyPrint (the engine of a machine without Chromium).
+    Needs the demo's processed tables (``make demo`` first).
+    """
+    from analysis import pipeline, reports, steps
+
+    proc_root = ROOT / "data" / "processed" / "demo"
+    waves = sorted(p.name for p in proc_root.iterdir() if p.is_dir())
+    wave, previous = waves[-1], (waves[-2] if len(waves) > 1 else None)
+    proc = proc_root / wave
+    councils = steps.council_ids(proc, wave)
+    nb = pipeline.NOTEBOOKS_DIR / "04_council_pack.ipynb"
+    engines = ["weasyprint", "none"] + (["chromium"] if reports.find_chromium() else [])
+    times: dict[str, list[float]] = {e: [] for e in engines}
+    with tempfile.TemporaryDirectory() as tmp, pipeline.KernelPool(2, cwd=pipeline.NOTEBOOKS_DIR) as pool:
+        params = {"cohort": "demo", "wave": wave, "processed_dir": str(proc), "synthetic": True, "reports_dir": tmp,
+                  "previous_processed_dir": str(proc_root / previous) if previous else ""}
+        (Path(tmp) / "councils").mkdir()
+
+        def one(engine: str) -> float:
+            with pipeline.PdfRenderer(False if engine == "none" else engine) as pdf:
+                def pack(session: pipeline.KernelSession, *, item: str) -> None:
+                    out = session.run(nb, Path(tmp) / f"{item}.ipynb", params | {"council_id": item})
+                    html = reports.notebook_to_html(out, Path(tmp) / "councils" / f"{item}.html")
+                    pdf.submit(html, html.with_suffix(".pdf"), group="w")
+
+                t0 = time.perf_counter()
+                list(pool.map_unordered(pack, councils))
+                pdf.wait("w")
+                return time.perf_counter() - t0
+
+        one("none")                                           # warm the kernels (imports, context cache)
+        for _ in range(runs):
+            for engine in engines:
+                times[engine].append(one(engine))
+    med = {e: statistics.median(v) for e, v in times.items()}
+    base = med["weasyprint"]
+    label = {"weasyprint": "PDFs with WeasyPrint (baseline; the engine without Chromium)",
+             "chromium": "PDFs with the system Chromium (`auto` on this machine)",
+             "none": "no PDFs (`--no-pdf`)"}
+    lines = [f"### Pack generation for the {len(councils)} councils of wave {wave}", "",
+             f"Two shared kernels, HTML and PDFs until the last file is written, median of {runs} runs "
+             "(kernels warm), same process:", "",
+             "| how | median | runs | ratio |", "| --- | --- | --- | --- |"]
+    for engine in ["weasyprint", "chromium", "none"]:
+        if engine in med:
+            runs_text = ", ".join(f"{t:.1f}" for t in times[engine])
+            lines.append(f"| {label[engine]} | {med[engine]:.1f} s | {runs_text} | {base / med[engine]:.1f}x |")
+    lines.append("")
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["ingest", "demo", "stats", "all"], nargs="?", default="all")
+    ap.add_argument("what", choices=["ingest", "demo", "packs", "stats", "all"], nargs="?", default="all")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--demo-runs", type=int, default=3)
     ap.add_argument("--stats-runs", type=int, default=3)
@@ -219,6 +277,8 @@ def main() -> None:
         lines += bench_ingest(args.runs, args.quick)
     if args.what in ("demo", "all"):
         lines += bench_demo(args.demo_runs)
+    if args.what in ("packs", "all"):
+        lines += bench_packs(args.demo_runs)
     if args.what in ("stats", "all"):
         sys.path.insert(0, str(ROOT / "benchmarks"))
         import national

@@ -1038,6 +1038,7 @@ class ChromiumPrinter:
         self._browser: Any = None
         self._context: Any = None
         self._slots: Any = None
+        self._idle: list[Any] = []
 
     def __enter__(self) -> ChromiumPrinter:
         import asyncio
@@ -1076,6 +1077,7 @@ class ChromiumPrinter:
         self._context = await self._browser.new_context(java_script_enabled=False, offline=True)
 
     async def _stop(self) -> None:
+        self._idle.clear()
         for closer in (self._context, self._browser):
             if closer is not None:
                 with contextlib.suppress(Exception):
@@ -1104,17 +1106,18 @@ class ChromiumPrinter:
 
     async def _print(self, text: str, path: Path, tagged: bool) -> Path:
         async with self._slots:
-            page = await self._context.new_page()
+            # pages are reused (a new page costs a renderer start); one that failed is discarded
+            page = self._idle.pop() if self._idle else await self._context.new_page()
             try:
                 await page.set_content(text, wait_until="load")
                 pdf = await page.pdf(print_background=True, prefer_css_page_size=True, format="A4", tagged=tagged,
                                      outline=tagged)
             except Exception as exc:
-                raise ReportError(f"could not render the PDF with Chromium ({type(exc).__name__}: {exc})", path=path,
-                                  hint="Check the HTML opens in a browser, or use --pdf-engine weasyprint.") from exc
-            finally:
                 with contextlib.suppress(Exception):
                     await page.close()
+                raise ReportError(f"could not render the PDF with Chromium ({type(exc).__name__}: {exc})", path=path,
+                                  hint="Check the HTML opens in a browser, or use --pdf-engine weasyprint.") from exc
+            self._idle.append(page)
         _save(path, lambda tmp: tmp.write_bytes(pdf))
         logger.debug("wrote PDF report %s with Chromium (%d bytes)", path, len(pdf))
         return path
