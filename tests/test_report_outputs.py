@@ -245,3 +245,30 @@ def test_comments_are_shown_only_for_councils_with_ten_respondents(outputs):
     for path in (outputs / "2025-01").rglob("*.html"):
         assert f"from {PLANTED}" not in _html_text(path)     # the planted council's comments nowhere
     assert "Comment 0 from" not in _html_text(outputs / "2025-01" / "cohort_report.html")
+
+
+@pytest.mark.slow
+def test_cohort_report_pairwise_dunn_among_shown_councils_only(outputs):
+    """The 'Pairwise' sheets: Dunn's tests (Holm within each enabler) among the council x enabler cells
+    the report shows; the planted 3-respondent council (and any council protecting it) take no part."""
+    from analysis import inference, steps
+    from analysis.io import read_table
+
+    book = openpyxl.load_workbook(outputs / "2025-01" / "cohort_report.xlsx", read_only=True)
+    rows = list(book["Pairwise summary"].values)
+    summary = pd.DataFrame(rows[1:], columns=[str(v) for v in rows[0]])
+    pairs = list(book["Pairwise (Dunn)"].values)
+    assert PLANTED not in {v for row in pairs + rows for v in row}
+    processed = outputs.parents[1] / "processed" / "planted" / "2025-01"
+    ctx = steps.load_report_context(processed_dir=processed, cohort="planted", wave="2025-01")
+    comp = ctx.council_comparison()
+    shown = comp[~comp["hidden"]][["council_id", "unit_id"]].astype(str)
+    assert comp.loc[comp["council_name"] == PLANTED, "hidden"].all()
+    scores = read_table(processed / "respondent_scores.csv", "respondent_scores")
+    scores = scores[scores["level"] == "enabler"].astype({"council_id": str, "unit_id": str}).merge(shown)
+    expected = inference.dunn(scores, by=("unit_id",), group="council_id", value="score")
+    differ = expected.assign(d=expected["p_adj"] < 0.05).groupby("unit_id")["d"].sum()
+    got = summary.set_index(summary["Enabler"].str.split().str[0])
+    assert got["Pairs differing (Holm p < 0.05)"].astype(int).to_dict() == differ.astype(int).to_dict()
+    assert got["Pairs"].astype(int).to_dict() == expected.groupby("unit_id").size().to_dict()
+    assert len(pairs) - 1 == int(differ.sum())

@@ -398,6 +398,42 @@ def _council_rows(frame: pd.DataFrame, wave: str) -> pd.DataFrame:
     return frame[(frame["wave"] == wave) & (frame["scope"] == "council")] if "scope" in frame else frame[frame["wave"] == wave]
 
 
+def _dunn_tables(processed_dir: Path, wave: str, shown: pd.DataFrame,
+                 ctx: ReportContext) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """Dunn's pairwise tests per enabler among the councils the report shows: a summary per enabler
+    and the pairs that differ (Holm-adjusted p below 1 - confidence). Hidden councils take no part,
+    so no pair reveals anything about them. ``None`` without ``respondent_scores.csv``."""
+    from . import inference
+
+    path = processed_dir / "respondent_scores.csv"
+    if not path.exists():
+        return None
+    scores = read_table(path, "respondent_scores")
+    scores = scores[(scores["wave"].astype(str) == wave) & (scores["level"] == "enabler")]
+    keep = shown[["council_id", "unit_id"]].astype(str).drop_duplicates()     # shown council x enabler cells
+    scores = scores.assign(council_id=scores["council_id"].astype(str), unit_id=scores["unit_id"].astype(str)).merge(
+        keep, on=["council_id", "unit_id"], how="inner")
+    if scores["council_id"].nunique() < 2:
+        return None
+    pairs = inference.dunn(scores[["unit_id", "council_id", "score"]], by=("unit_id",), group="council_id", value="score")
+    alpha = ctx.alpha
+    differ = pairs["p_adj"] < alpha
+    summary = pairs.assign(differ=differ).groupby("unit_id").agg(pairs=("differ", "size"), differing=("differ", "sum"))
+    summary.insert(0, "councils", scores.groupby("unit_id")["council_id"].nunique().reindex(summary.index))
+    summary = summary.reindex([e for e in ctx.enabler_order if e in summary.index]).rename_axis("unit_id").reset_index()
+    summary.insert(1, "Enabler", summary["unit_id"].map(ctx.enabler_labels))
+    summary = summary.drop(columns="unit_id").rename(columns={
+        "councils": "Councils compared", "pairs": "Pairs", "differing": f"Pairs differing (Holm p < {alpha:g})"})
+    names = dict(zip(shown["council_id"].astype(str), shown["council_name"].astype(str)))
+    sig = pairs[differ].sort_values(["unit_id", "p_adj"], kind="stable")
+    detail = pd.DataFrame({
+        "Enabler": sig["unit_id"].map(ctx.enabler_labels), "Council A": sig["group_a"].astype(str).map(names),
+        "Council B": sig["group_b"].astype(str).map(names), "n A": sig["n_a"], "n B": sig["n_b"],
+        "Mean rank A": sig["mean_rank_a"], "Mean rank B": sig["mean_rank_b"], "z": sig["z"],
+        "p (Holm)": sig["p_adj"]}).reset_index(drop=True)
+    return summary, detail
+
+
 def _methods_section(report: Report) -> None:
     from . import reports
 
@@ -517,6 +553,13 @@ def cohort_report_step(*, processed_dir: str | Path, reports_dir: str | Path, co
         report.tables["cohort_stats"] = cs[list(COHORT_STATS_LABELS)].rename(columns=COHORT_STATS_LABELS).reset_index(drop=True)
         report.captions["cohort_stats"] = "Between-council variance (ICC, F), reliability (alpha) and Kruskal-Wallis per unit."
         blocks.append(("table", "cohort_stats"))
+    pairwise = _dunn_tables(Path(processed_dir), wave, shown, ctx)
+    if pairwise is not None:
+        report.tables["dunn_summary"], report.tables["dunn_pairs"] = pairwise
+        report.captions["dunn_summary"] = (
+            "Dunn's pairwise tests after Kruskal-Wallis, Holm-corrected across the pairs of each enabler: how many pairs "
+            "of shown councils differ (p below 0.05). The pairs are listed in the workbook's 'Pairwise (Dunn)' sheet.")
+        blocks.append(("table", "dunn_summary"))
     if ctx.item_total is not None and len(ctx.item_total):
         it = ctx.item_total[(ctx.item_total["wave"] == wave) & (ctx.item_total["level"] == "enabler")]
         report.tables["item_total"] = it[["unit_id", "item_id", "n", "item_total_r", "alpha_if_deleted"]].rename(columns={
@@ -611,7 +654,8 @@ def cohort_report_step(*, processed_dir: str | Path, reports_dir: str | Path, co
     sheets = {"Participation": report.tables["participation"], "Council x enabler": report.tables["council_by_enabler"],
               "Ranks": report.tables["ranks"], "Enabler scores": report.tables["enabler_scores"],
               "Cohort enablers": report.tables["cohort_enablers"], "Grouping scores": report.tables["grouping_scores"]}
-    for key, sheet in (("cohort_stats", "Variance and reliability"), ("item_total", "Item-rest correlations"),
+    for key, sheet in (("cohort_stats", "Variance and reliability"), ("dunn_summary", "Pairwise summary"),
+                       ("dunn_pairs", "Pairwise (Dunn)"), ("item_total", "Item-rest correlations"),
                        ("change_summary", "Change summary"), ("wave_change", "Change since last wave"),
                        ("data_quality", "Data quality")):
         if key in report.tables:
