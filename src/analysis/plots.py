@@ -1627,9 +1627,10 @@ def bars_html(data: pd.DataFrame, *, enabler: str = "unit_id", value: str = "mea
     rows = []
     for i, u in enumerate(units):
         v = float(values[i])
+        label_at = v if ref is None or np.isnan(ref[i]) else max(v, float(ref[i]))   # clear of the reference tick
         pieces = [f'<span class="sc-note">{_html.escape(suppressed_text)}</span>'] if np.isnan(v) else [
             f'<span class="sc-bar" data-value="{v!r}" style="width:{pos(v)};background-color:{hexcolor}"></span>',
-            f'<span class="sc-val" style="left:{pos(v)}">{format(v, fmt)}</span>']
+            f'<span class="sc-val" style="left:{pos(label_at)}">{format(v, fmt)}</span>']
         if ref is not None and not np.isnan(ref[i]):
             pieces.append(f'<span class="sc-ref" data-value="{float(ref[i])!r}" style="left:{pos(float(ref[i]))}" '
                           f'title="{_html.escape(reference_label)}: {format(float(ref[i]), fmt)}"></span>')
