@@ -45,7 +45,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator, Sequence
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -64,7 +65,9 @@ __all__ = [
     "DUNN_COLUMNS",
     "KRUSKAL_COLUMNS",
     "WAVE_CHANGE_COLUMNS",
+    "BootstrapReplicates",
     "bootstrap_means",
+    "bootstrap_replicates",
     "council_vs_rest",
     "dunn",
     "holm",
@@ -289,14 +292,15 @@ class _Keys:
     columns: dict[str, np.ndarray] = field(default_factory=dict)  # per combination: values
     parts: list[np.ndarray] = field(default_factory=list)          # per combination: per-column codes
 
-    def frame(self, data: pd.DataFrame, index: np.ndarray | None = None) -> pd.DataFrame:
-        """Key columns (dtypes as in ``data``) for the combinations ``index`` (default all)."""
+    def frame(self, data: pd.DataFrame | Mapping[str, Any], index: np.ndarray | None = None) -> pd.DataFrame:
+        """Key columns (dtypes as in ``data``, or as a mapping of column name to dtype) for the
+        combinations ``index`` (default all)."""
         out = {}
         for name, vals in self.columns.items():
             v = vals if index is None else vals[index]
             s = pd.Series(v)
             try:
-                s = s.astype(data[name].dtype)
+                s = s.astype(data[name].dtype if isinstance(data, pd.DataFrame) else data[name])
             except (TypeError, ValueError):
                 pass
             out[name] = s
@@ -984,22 +988,149 @@ def bootstrap_means(data: pd.DataFrame, *, group: str | Sequence[str] = ("wave",
     True
     """
     group = _as_tuple(group)
+    _check_columns(data, group + (unit,) + _as_tuple(respondent) + (value,))
+    _check_bootstrap_args(n_resamples, ci)
+    if len(data) == 0:
+        _values(data, value)
+        return _empty(data, list(group) + [unit] + BOOTSTRAP_COLUMNS, {"n": "int64"})
+    replicates = bootstrap_replicates(data, group=group, unit=unit, respondent=respondent, value=value,
+                                      n_resamples=n_resamples, seed=seed, workers=workers)
+    return replicates.intervals(ci)
+
+
+@dataclass(eq=False)
+class BootstrapReplicates:
+    """Resampled means of every group x unit of one table: the output of :func:`bootstrap_replicates`.
+
+    Summarise them with :meth:`intervals` (the table of :func:`bootstrap_means`), or pass them to
+    :func:`wave_change` (``replicates=``) when the groups are council x wave: the change interval
+    then reuses these resamples instead of drawing its own. Arrays are indexed by group code
+    (groups sorted by the ``group`` columns) and unit code (sorted units).
+    """
+
+    group: tuple[str, ...]          # the group columns
+    unit: str
+    respondent: tuple[str, ...]
+    value: str
+    n_resamples: int
+    gk: _Keys                       # group codes and key values
+    uk: _Keys                       # unit codes and values
+    dtypes: dict[str, Any]          # dtype of each key column of the source table
+    n: np.ndarray                   # (G, U) respondents with a valid score
+    mean: np.ndarray                # (G, U) their mean (NaN when n = 0)
+    present: np.ndarray             # (G, U) the group has rows for the unit
+    spread: np.ndarray              # (G, U) the valid scores are not all equal
+    center: np.ndarray              # (G, U) float64 centre of the resampled means (the mean, 0 when n = 0)
+    dev: np.ndarray                 # (G, U, B) float32 resampled mean minus centre (NaN: no valid score drawn)
+    xr: np.ndarray                  # (respondents x units) scores, grouped by group (see _respondent_matrix)
+    sizes: np.ndarray               # respondents per group
+    start: np.ndarray               # first respondent (row of xr) of each group
+    row_key: np.ndarray             # per row of xr: group code * n_resp_codes + respondent code
+    n_resp_codes: int
+    encoded: dict[str, tuple[np.ndarray, np.ndarray]]    # key column encodings (reused on the same table)
+    source: Callable[[], pd.DataFrame | None]            # weak reference to the table they were drawn from
+
+    def intervals(self, ci: float = 0.95, *, where: Mapping[str, Sequence[Any]] | None = None) -> pd.DataFrame:
+        """The :func:`bootstrap_means` table (same columns, rows and reasons) from these resamples.
+
+        Parameters
+        ----------
+        ci
+            Confidence level of the two-sided percentile interval.
+        where
+            Optional: keep only the groups whose value of each named group column is one of the
+            given values (for example ``{'wave': ['2025-01']}``: the council rows of one wave).
+
+        Returns
+        -------
+        pandas.DataFrame
+            As :func:`bootstrap_means` returns it.
+
+        Raises
+        ------
+        ValueError
+            ``ci`` not in (0, 1), or ``where`` names a column that is not a group column.
+        """
+        _check_bootstrap_args(self.n_resamples, ci)
+        cols = list(self.group) + [self.unit] + BOOTSTRAP_COLUMNS
+        n_units = self.uk.n
+        keep = np.ones(self.gk.n, dtype=bool)
+        for col, values in (where or {}).items():
+            if col not in self.group:
+                raise ValueError(f"`where` can only select by the group columns {self.group}, not {col!r}.")
+            keep &= pd.Series(self.gk.columns[col]).isin(list(values)).to_numpy()
+        flat = np.flatnonzero((self.present & keep[:, None]).reshape(-1))
+        if len(flat) == 0:
+            return pd.DataFrame({c: pd.Series([], dtype=self.dtypes.get(c, "float64")) for c in cols}).astype(
+                {"n": "int64", "reason": "str"})
+        lo, hi = _cell_intervals(self.dev.reshape(-1, self.dev.shape[-1]), flat, ci)
+        lo += self.center.reshape(-1)[flat]                            # quantiles shift with the centres
+        hi += self.center.reshape(-1)[flat]
+        n, mean, spread = self.n.reshape(-1)[flat], self.mean.reshape(-1)[flat], self.spread.reshape(-1)[flat]
+        no_ci = (n < 2) | ~spread
+        lo[no_ci] = np.nan
+        hi[no_ci] = np.nan
+        reason = _reasons(len(flat), (n == 0, "no valid scores"), (n == 1, "fewer than 2 valid scores"),
+                          ((n >= 2) & ~spread, "all valid scores are equal"))
+        out = self.gk.frame(self.dtypes, flat // n_units)
+        out[self.unit] = self.uk.frame(self.dtypes, flat % n_units)[self.unit].to_numpy()
+        out = out.assign(n=n.astype(np.int64), mean=mean, ci_low=lo, ci_high=hi, reason=reason.astype(str))
+        out["reason"] = out["reason"].astype("str")
+        return out[cols].reset_index(drop=True)
+
+
+def _cell_intervals(dev: np.ndarray, rows: np.ndarray, ci: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_percentile_interval` of the rows ``rows`` of ``dev`` (cells x resamples), a chunk of
+    rows at a time (bounded memory: the sort copies its input)."""
+    lo, hi = np.empty(len(rows)), np.empty(len(rows))
+    step = max(1, (1 << 22) // max(dev.shape[1], 1))
+    for a in range(0, len(rows), step):
+        sl = slice(a, a + step)
+        lo[sl], hi[sl] = _percentile_interval(dev[rows[sl]], ci)
+    return lo, hi
+
+
+def bootstrap_replicates(data: pd.DataFrame, *, group: str | Sequence[str] = ("wave", "council_id"),
+                         unit: str = "unit_id", respondent: str | Sequence[str] = "respondent_key",
+                         value: str = "score", n_resamples: int = 2000, seed: int | None = 12345,
+                         workers: int | None = None) -> BootstrapReplicates:
+    """Draw the respondent bootstrap of :func:`bootstrap_means` and keep the resampled means.
+
+    Same arguments, resamples and checks as :func:`bootstrap_means` (which is
+    ``bootstrap_replicates(...).intervals(ci)``). Keeping the resamples lets one draw serve
+    several summaries: ``analysis.wave_stats`` draws the council x wave means of two waves once,
+    takes the council intervals of the current wave from them (:meth:`BootstrapReplicates.intervals`)
+    and the interval of each council's change from the same resamples (``wave_change(...,
+    replicates=...)``), instead of resampling every council-wave twice.
+
+    Returns
+    -------
+    BootstrapReplicates
+        The resampled means ``center + dev`` of every group x unit (``n_resamples`` each, float32
+        deviations, about ``4 * groups * units * n_resamples`` bytes), the valid counts, means
+        and the respondent matrix, and a weak reference to ``data``.
+
+    Raises
+    ------
+    SchemaMismatchError
+        As :func:`bootstrap_means`.
+    ValueError
+        ``n_resamples`` < 1.
+    """
+    group = _as_tuple(group)
     resp_cols = _as_tuple(respondent)
     _check_columns(data, group + (unit,) + resp_cols + (value,))
-    _check_bootstrap_args(n_resamples, ci)
+    _check_bootstrap_args(n_resamples, 0.5)                          # (ci is chosen in intervals())
     x = _values(data, value)
     enc: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     gk = _keys(data, group, enc)
     uk = _keys(data, (unit,), enc)
     rk = _keys(data, resp_cols, enc)
     n_units = uk.n
-    cols = list(group) + [unit] + BOOTSTRAP_COLUMNS
-    if len(data) == 0:
-        return _empty(data, cols, {"n": "int64"})
-
-    xr, sizes, start, n_inv, _ = _respondent_matrix(gk.codes, rk.codes, rk.n, uk.codes, n_units, x, gk.n,
-                                                    names=", ".join(group + resp_cols + (unit,)))
+    xr, sizes, start, n_inv, row_key = _respondent_matrix(gk.codes, rk.codes, rk.n, uk.codes, n_units, x, gk.n,
+                                                          names=", ".join(group + resp_cols + (unit,)))
     cell = gk.codes * n_units + uk.codes
+    shape = (gk.n, n_units)
     present = np.bincount(cell, minlength=gk.n * n_units) > 0
     ok = ~np.isnan(x)
     n = np.bincount(cell[ok], minlength=gk.n * n_units)
@@ -1007,24 +1138,29 @@ def bootstrap_means(data: pd.DataFrame, *, group: str | Sequence[str] = ("wave",
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(n > 0, total / np.maximum(n, 1), np.nan)
     spread = _spread(cell[ok], x[ok], gk.n * n_units)
-
+    del x, ok, cell, total
     center, dev = _resampled_means(xr, sizes, start, n_inv, n_resamples=int(n_resamples), seed=seed,
                                    workers=workers)
-    lo, hi = _percentile_interval(dev.reshape(gk.n * n_units, -1), ci)
-    del dev
-    lo, hi = lo + center.reshape(-1), hi + center.reshape(-1)
-    flat = np.flatnonzero(present)
-    n, mean, lo, hi, spread = n[flat], mean[flat], lo[flat], hi[flat], spread[flat]
-    no_ci = (n < 2) | ~spread
-    lo[no_ci] = np.nan
-    hi[no_ci] = np.nan
-    reason = _reasons(len(flat), (n == 0, "no valid scores"), (n == 1, "fewer than 2 valid scores"),
-                      ((n >= 2) & ~spread, "all valid scores are equal"))
-    out = gk.frame(data, flat // n_units)
-    out[unit] = uk.frame(data, flat % n_units)[unit].to_numpy()
-    out = out.assign(n=n.astype(np.int64), mean=mean, ci_low=lo, ci_high=hi, reason=reason.astype(str))
-    out["reason"] = out["reason"].astype("str")
-    return out[cols].reset_index(drop=True)
+    return BootstrapReplicates(
+        group=group, unit=unit, respondent=resp_cols, value=value, n_resamples=int(n_resamples), gk=gk, uk=uk,
+        dtypes={c: data[c].dtype for c in (*group, unit)}, n=n.reshape(shape), mean=mean.reshape(shape),
+        present=present.reshape(shape), spread=spread.reshape(shape), center=center, dev=dev, xr=xr, sizes=sizes,
+        start=start, row_key=row_key, n_resp_codes=rk.n, encoded=enc, source=weakref.ref(data))
+
+
+def _check_replicates(rep: BootstrapReplicates, data: pd.DataFrame, *, group: str, wave: str, unit: str,
+                      respondent: tuple[str, ...], value: str, n_resamples: int) -> None:
+    """Raise unless ``rep`` are the council x wave resamples of ``data`` that :func:`wave_change` needs."""
+    if not isinstance(rep, BootstrapReplicates):
+        raise TypeError(f"`replicates` must come from bootstrap_replicates, but {type(rep).__name__} was passed.")
+    how = (f"draw them with bootstrap_replicates(data, group=({wave!r}, {group!r}), unit={unit!r}, "
+           f"respondent={respondent!r}, value={value!r}, n_resamples={n_resamples}) on the table passed here")
+    if rep.source() is not data:
+        raise ValueError(f"`replicates` were drawn from another table: {how}.")
+    if (sorted(rep.group) != sorted((group, wave)) or rep.unit != unit or rep.respondent != respondent
+            or rep.value != value or rep.n_resamples != int(n_resamples)):
+        raise ValueError(f"`replicates` were drawn with group={rep.group}, unit={rep.unit!r}, "
+                         f"respondent={rep.respondent}, value={rep.value!r}, n_resamples={rep.n_resamples}: {how}.")
 
 
 def _spread(cell: np.ndarray, x: np.ndarray, n_cell: int) -> np.ndarray:
@@ -1525,7 +1661,8 @@ def wave_change(data: pd.DataFrame, *, group: str = "council_id", unit: str = "u
                 respondent: str | Sequence[str] = "respondent_key", value: str = "score", n_resamples: int = 2000,
                 ci: float = 0.95, seed: int | None = 12345,
                 family: str | Sequence[str] = ("council_id", "level", "wave_from", "wave_to"),
-                zero_method: str = "wilcox", min_paired: int = 6, workers: int | None = None) -> pd.DataFrame:
+                zero_method: str = "wilcox", min_paired: int = 6, workers: int | None = None,
+                replicates: BootstrapReplicates | None = None) -> pd.DataFrame:
     r"""Change in each council's scores between consecutive waves, with interval and tests.
 
     Parameters
@@ -1553,6 +1690,12 @@ def wave_change(data: pd.DataFrame, *, group: str = "council_id", unit: str = "u
     min_paired
         Smallest number of paired respondents for which the signed-rank test is reported
         (default 6: below that no two-sided p-value can reach 0.05 even exactly).
+    replicates
+        Optional: the resampled council x wave means of this very table, from
+        ``bootstrap_replicates(data, group=(wave, group), unit=unit, respondent=respondent,
+        value=value, n_resamples=n_resamples)``. The interval of the change is then taken from
+        those resamples (the same ones that give the council intervals) instead of new ones;
+        ``seed`` and ``workers`` are not used. Everything else is computed as without it.
 
     Returns
     -------
@@ -1583,7 +1726,8 @@ def wave_change(data: pd.DataFrame, *, group: str = "council_id", unit: str = "u
     ------
     [[raises]]
     ValueError
-        Bad ``n_resamples``, ``ci``, ``zero_method`` or ``min_paired``.
+        Bad ``n_resamples``, ``ci``, ``zero_method`` or ``min_paired``, or ``replicates`` that
+        were not drawn from ``data`` with these columns and ``n_resamples``.
 
     Notes
     -----
@@ -1636,24 +1780,40 @@ def wave_change(data: pd.DataFrame, *, group: str = "council_id", unit: str = "u
                          "was passed.")
     if int(min_paired) != min_paired or min_paired < 1:
         raise ValueError(f"The value for `min_paired` must be a positive integer, but {min_paired!r} was passed.")
+    if replicates is not None:
+        _check_replicates(replicates, data, group=group, wave=wave, unit=unit, respondent=resp_cols, value=value,
+                          n_resamples=n_resamples)
     x = _values(data, value)
     cols = [group, unit] + WAVE_CHANGE_COLUMNS
     if len(data) == 0:
         return _empty(data, cols, {"n_from": "int64", "n_to": "int64", "n_paired": "int64",
                                    "wave_from": "str", "wave_to": "str"})
-    enc: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    # key encodings of the same table are shared with the replicates (same codes, no second pass)
+    enc: dict[str, tuple[np.ndarray, np.ndarray]] = {} if replicates is None else dict(replicates.encoded)
     gk = _keys(data, (group,), enc)
     uk = _keys(data, (unit,), enc)
     wk = _keys(data, (wave,), enc)
-    rk = _keys(data, resp_cols, enc)
     G, U, W = gk.n, uk.n, wk.n
 
-    # bootstrap distribution of every council x wave x unit mean
-    gw = gk.codes * W + wk.codes
-    gw_dense, gw_uniq = _dense(gw, G * W)
-    n_gw = len(gw_uniq)
-    xr, sizes, start, n_inv, row_key = _respondent_matrix(
-        gw_dense, rk.codes, rk.n, uk.codes, U, x, n_gw, names=", ".join((group, wave) + resp_cols + (unit,)))
+    # bootstrap distribution of every council x wave x unit mean: drawn here, or those of `replicates`
+    if replicates is None:
+        rk = _keys(data, resp_cols, enc)
+        gw = gk.codes * W + wk.codes
+        gw_dense, gw_uniq = _dense(gw, G * W)
+        n_gw = len(gw_uniq)
+        xr, sizes, start, n_inv, row_key = _respondent_matrix(
+            gw_dense, rk.codes, rk.n, uk.codes, U, x, n_gw, names=", ".join((group, wave) + resp_cols + (unit,)))
+        n_resp_codes = rk.n
+        gw_index = np.full(G * W, -1, dtype=np.int64)
+        gw_index[gw_uniq] = np.arange(n_gw)
+        del gw, gw_dense, rk
+    else:
+        rep = replicates
+        xr, sizes, start, row_key, n_resp_codes = rep.xr, rep.sizes, rep.start, rep.row_key, rep.n_resp_codes
+        n_gw = rep.gk.n
+        parts = dict(zip(rep.group, rep.gk.parts, strict=True))        # codes of the shared encodings
+        gw_index = np.full(G * W, -1, dtype=np.int64)
+        gw_index[parts[group] * W + parts[wave]] = np.arange(n_gw)
     ok = ~np.isnan(x)
     cell = (gk.codes * U + uk.codes) * W + wk.codes                    # council x unit x wave, sorted that way
     n_cell_all = G * U * W
@@ -1670,8 +1830,6 @@ def wave_change(data: pd.DataFrame, *, group: str = "council_id", unit: str = "u
     pg, pu, wf, wt = cg[nxt], cu[nxt], cw[nxt], cw[nxt + 1]
     n_from, n_to = n[c_from], n[c_to]
     mean_from, mean_to = total[c_from] / n_from, total[c_to] / n_to
-    gw_index = np.full(G * W, -1, dtype=np.int64)
-    gw_index[gw_uniq] = np.arange(n_gw)
     i_from, i_to = gw_index[pg * W + wf], gw_index[pg * W + wt]
 
     # Mann-Whitney: the two waves' valid scores of each pair, ranked together
@@ -1689,13 +1847,15 @@ def wave_change(data: pd.DataFrame, *, group: str = "council_id", unit: str = "u
     out["wave_to"] = wave_names.iloc[wt].to_numpy()
     gu_cell = gk.codes * U + uk.codes
     fam = _family_of(out, data, family, gu_cell, G * U, pg * U + pu, enc, within=f"{group} x {unit}")
-    resp_of_row = row_key % max(rk.n, 1)
-    n_resp_codes = rk.n
+    resp_of_row = row_key % max(n_resp_codes, 1)
     # the row-level arrays are not needed any more: free them before the bootstrap
-    del x, ok, cell, gu_cell, gk, uk, wk, rk, enc, gw, gw_dense, row_key
+    del x, ok, cell, gu_cell, gk, uk, wk, enc, row_key
 
-    center, dev = _resampled_means(xr, sizes, start, n_inv, n_resamples=int(n_resamples), seed=seed,
-                                   workers=workers)
+    if replicates is None:
+        center, dev = _resampled_means(xr, sizes, start, n_inv, n_resamples=int(n_resamples), seed=seed,
+                                       workers=workers)
+    else:
+        center, dev = replicates.center, replicates.dev
     lo, hi = np.empty(n_pairs), np.empty(n_pairs)
     step = max(1, (1 << 22) // max(int(n_resamples), 1))               # pairs at a time (bounded memory)
     for a in range(0, n_pairs, step):                                  # percentiles are row by row
@@ -1703,7 +1863,7 @@ def wave_change(data: pd.DataFrame, *, group: str = "council_id", unit: str = "u
         diff = dev[i_to[sl], pu[sl]].astype(np.float64)
         diff -= dev[i_from[sl], pu[sl]]
         lo[sl], hi[sl] = _percentile_interval(diff, ci)                # quantiles shift with the centres
-    del dev, diff
+    del dev, diff, replicates
     shift = center[i_to, pu] - center[i_from, pu]
     lo, hi = lo + shift, hi + shift
     lo = np.where(testable & ~flat, lo, np.nan)
