@@ -6,7 +6,10 @@ score for the unit), keyword-only column names, and returns a new tidy table wit
 group (and a ``reason`` column that says why a statistic is NaN). See
 ``docs/methodology.md``, "Uncertainty, comparisons and tests", for the formulas in plain words.
 
-- :func:`bootstrap_means`: percentile bootstrap interval of each group's mean score.
+- :func:`bootstrap_means`: percentile bootstrap interval of each group's mean score
+  (:func:`bootstrap_replicates` keeps the resamples, for summaries that share them).
+- :func:`cluster_bootstrap_means`: the interval of a pooled (cohort) mean, resampling whole
+  councils.
 - :func:`council_vs_rest`: each council against the rest of the cohort (Mann-Whitney U,
   Cliff's delta, Holm-adjusted p-values, percentile rank of the council mean).
 - :func:`kruskal_wallis`: do the councils differ at all (H, epsilon squared)?
@@ -61,6 +64,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "BOOTSTRAP_COLUMNS",
+    "CLUSTER_BOOTSTRAP_COLUMNS",
     "COUNCIL_VS_REST_COLUMNS",
     "DUNN_COLUMNS",
     "KRUSKAL_COLUMNS",
@@ -68,6 +72,7 @@ __all__ = [
     "BootstrapReplicates",
     "bootstrap_means",
     "bootstrap_replicates",
+    "cluster_bootstrap_means",
     "council_vs_rest",
     "dunn",
     "holm",
@@ -77,6 +82,7 @@ __all__ = [
 
 #: Statistic columns of each output (the key columns named by the arguments come first).
 BOOTSTRAP_COLUMNS: list[str] = ["n", "mean", "ci_low", "ci_high", "reason"]
+CLUSTER_BOOTSTRAP_COLUMNS: list[str] = ["n_clusters", "n", "mean", "ci_low", "ci_high", "reason"]
 COUNCIL_VS_REST_COLUMNS: list[str] = ["n", "n_rest", "mean", "mean_rest", "diff", "u", "p_value", "p_holm",
                                       "cliffs_delta", "percentile_rank", "reason"]
 KRUSKAL_COLUMNS: list[str] = ["n", "n_groups", "h", "df", "p_value", "epsilon2", "reason"]
@@ -1146,6 +1152,201 @@ def bootstrap_replicates(data: pd.DataFrame, *, group: str | Sequence[str] = ("w
         dtypes={c: data[c].dtype for c in (*group, unit)}, n=n.reshape(shape), mean=mean.reshape(shape),
         present=present.reshape(shape), spread=spread.reshape(shape), center=center, dev=dev, xr=xr, sizes=sizes,
         start=start, row_key=row_key, n_resp_codes=rk.n, encoded=enc, source=weakref.ref(data))
+
+
+# --------------------------------------------------------------------------------------------
+# cluster_bootstrap_means
+# --------------------------------------------------------------------------------------------
+_CLUSTER_STREAM = 0x636C7573        # spawn-key tag of the cluster bootstrap's streams ("clus")
+_CLUSTER_BLOCK = 1 << 22            # cluster draws generated at a time
+
+
+def _cluster_draws(seed: int, group: int, n_clusters: int, n_resamples: int) -> Iterator[tuple[int, np.ndarray]]:
+    """The resampled cluster indices of one group: (first resample, indices ``(b, n_clusters)``),
+    block by block, from the group's own stream ``SeedSequence(seed, spawn_key=(tag, group))``."""
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(_CLUSTER_STREAM, group))))
+    step = max(1, _CLUSTER_BLOCK // max(n_clusters, 1))
+    for j0 in range(0, n_resamples, step):
+        b = min(step, n_resamples - j0)
+        yield j0, rng.integers(0, n_clusters, size=(b, n_clusters))
+
+
+def _cluster_replicates(totals: np.ndarray, counts: np.ndarray, first: np.ndarray, n_clusters: np.ndarray, *,
+                        n_resamples: int, seed: int) -> np.ndarray:
+    """Resampled ratio means ``(G, U, B)``: for group ``g`` (clusters ``first[g] ..
+    first[g] + n_clusters[g] - 1`` of ``totals``/``counts``, each ``(clusters x units)``), resample
+    its clusters with replacement and take ``sum(c_j T_j) / sum(c_j N_j)`` (NaN when no drawn
+    cluster has a valid score). Vectorised over clusters, units and a block of resamples; the loop
+    is over groups (waves) and blocks only."""
+    n_groups, n_units = len(first), totals.shape[1]
+    out = np.empty((n_groups, n_units, n_resamples))
+    for g in range(n_groups):
+        k = int(n_clusters[g])
+        t_g, n_g = totals[first[g]:first[g] + k], counts[first[g]:first[g] + k]
+        for j0, idx in _cluster_draws(seed, g, k, n_resamples):
+            b = idx.shape[0]
+            times = np.bincount((idx + (np.arange(b) * k)[:, None]).reshape(-1), minlength=b * k)
+            times = times.reshape(b, k).astype(np.float64)         # how often each cluster was drawn
+            num, den = times @ t_g, times @ n_g                    # (b, U)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ratio = num / den
+            ratio[den == 0] = np.nan
+            out[g, :, j0:j0 + b] = ratio.T
+    return out
+
+
+@_doc
+def cluster_bootstrap_means(data: pd.DataFrame, *, cluster: str = "council_id",
+                            group: str | Sequence[str] = ("wave",), unit: str = "unit_id", value: str = "score",
+                            n_resamples: int = 2000, ci: float = 0.95, seed: int | None = 12345,
+                            min_clusters: int = 5) -> pd.DataFrame:
+    r"""Cluster bootstrap interval of each group's pooled mean: whole councils resampled.
+
+    The interval for the *cohort* rows. Respondents of one council resemble each other (ICC(1)
+    around 0.1), so 200,000 respondents of 400 councils carry far less information about the
+    cohort mean than 200,000 independent people would; resampling respondents ignores that and
+    gives an interval several times too narrow. Resampling councils, the sampling units of
+    the cohort, keeps the within-council dependence intact.
+
+    Parameters
+    ----------
+    [[data]] Each row is one respondent's score for one unit.
+    cluster
+        Column identifying the cluster (the council): the unit that is resampled.
+    group
+        Column(s) defining a group whose pooled mean is estimated and whose clusters are
+        resampled together (default: each wave).
+    unit
+        Column identifying the unit (enabler, grouping or overall).
+    [[value]]
+    n_resamples
+        Number of bootstrap resamples :math:`B`.
+    ci
+        Confidence level of the two-sided interval.
+    seed
+        Seed of the random streams (one per group); ``None`` draws fresh entropy (not
+        reproducible). With a fixed seed the result is identical between runs and row orders.
+    min_clusters
+        Smallest number of clusters with a valid score for which an interval is given (default
+        5; ``settings.yml``: ``statistics.cohort_ci_min_councils``). At least 2.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group x unit present in ``data``, sorted by the group columns then the unit:
+        the ``group`` columns, ``unit`` and
+
+        - ``n_clusters``: clusters with at least one valid score;
+        - ``n``: respondents (rows) with a valid score; ``mean``: their pooled mean;
+        - ``ci_low``, ``ci_high``: the percentile interval;
+        - [[reason]]
+          Reasons: ``'no valid scores'``, ``'fewer than 2 valid scores'``, ``'all valid scores
+          are equal'`` (as :func:`bootstrap_means`) and ``'fewer than {min_clusters} councils:
+          no cohort interval'``.
+
+    Raises
+    ------
+    [[raises]]
+    ValueError
+        ``n_resamples`` < 1, ``ci`` not in (0, 1) or ``min_clusters`` not an integer >= 2.
+
+    Notes
+    -----
+    A group has :math:`K` clusters (those with a row in the group). Cluster :math:`j` has, for
+    unit :math:`u`, the sum :math:`T_{ju}` of its valid scores and their number :math:`N_{ju}`,
+    so the pooled mean is :math:`ar x_u = \sum_j T_{ju} / \sum_j N_{ju}`. A resample draws
+    :math:`K` clusters with replacement ("strategy 1" of Davison & Hinkley 1997, section 3.8:
+    resample clusters, keep each cluster's respondents as they are), i.e. multinomial counts
+    :math:`c \sim \mathrm{Mult}(K; 1/K, \dots, 1/K)`, and gives the ratio
+
+    .. math::
+
+        ar x^{*}_{u} = rac{\sum_j c_j T_{ju}}{\sum_j c_j N_{ju}},
+
+    undefined (and ignored) when no drawn cluster has a valid score. The interval is the
+    :math:`lpha/2` and :math:`1-lpha/2` quantiles of the :math:`B` ratios with the
+    convention of :func:`bootstrap_means` (linear interpolation, Hyndman & Fan type 7). It costs
+    :math:`K B` draws per group, none per respondent.
+
+    Interpretation: a range of plausible values for the cohort's pooled mean had other councils
+    like these taken part, with their own respondents. It is wider than a respondent bootstrap
+    by roughly the square root of the design effect :math:`1 + (ar m - 1)\,ICC(1)` (about 7
+    times for 500 respondents per council and ICC(1) = 0.1). With few clusters the bootstrap
+    distribution is coarse and under-covers (Field & Welsh 2007), hence ``min_clusters``.
+
+    References
+    ----------
+    Davison, A. C. & Hinkley, D. V. (1997). *Bootstrap Methods and their Application*.
+    Cambridge University Press, section 3.8.
+
+    Field, C. A. & Welsh, A. H. (2007). Bootstrapping clustered data. *Journal of the Royal
+    Statistical Society, Series B*, 69(3), 369-390.
+
+    [[efron_ref]]
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"wave": "w1", "council_id": ["a", "a", "b", "c", "d", "e"],
+    ...                    "unit_id": "E01", "score": [2.0, 3.0, 4.0, 3.0, 5.0, 1.0]})
+    >>> out = cluster_bootstrap_means(df, n_resamples=500)
+    >>> out[["n_clusters", "n", "mean"]].to_dict("records")
+    [{'n_clusters': 5, 'n': 6, 'mean': 3.0}]
+    >>> bool(out["ci_low"].iloc[0] < 3.0 < out["ci_high"].iloc[0])
+    True
+    """
+    group = _as_tuple(group)
+    _check_columns(data, group + (cluster, unit, value))
+    _check_bootstrap_args(n_resamples, ci)
+    if int(min_clusters) != min_clusters or min_clusters < 2:
+        raise ValueError(f"The value for `min_clusters` must be an integer of at least 2, but {min_clusters!r} "
+                         "was passed.")
+    x = _values(data, value)
+    cols = list(group) + [unit] + CLUSTER_BOOTSTRAP_COLUMNS
+    if len(data) == 0:
+        return _empty(data, cols, {"n_clusters": "int64", "n": "int64"})
+    enc: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    gk = _keys(data, group, enc)
+    ck = _keys(data, (cluster,), enc)
+    uk = _keys(data, (unit,), enc)
+    n_units = uk.n
+    # clusters of each group (sorted by group, then cluster) and their sums and counts per unit
+    gc, gc_uniq = _dense(gk.codes * ck.n + ck.codes, gk.n * ck.n)
+    gc_group = gc_uniq // ck.n
+    k = np.bincount(gc_group, minlength=gk.n)
+    first = np.cumsum(k) - k
+    ok = ~np.isnan(x)
+    cell = gc * n_units + uk.codes
+    totals = np.bincount(cell[ok], weights=x[ok], minlength=len(gc_uniq) * n_units).reshape(-1, n_units)
+    counts = np.bincount(cell[ok], minlength=len(gc_uniq) * n_units).reshape(-1, n_units).astype(np.float64)
+    g_cell = gk.codes * n_units + uk.codes
+    present = np.bincount(g_cell, minlength=gk.n * n_units) > 0
+    spread = _spread(g_cell[ok], x[ok], gk.n * n_units)
+    del gc, cell, g_cell, ok, x
+    n = np.add.reduceat(counts, first, axis=0).reshape(-1)              # every group has a cluster
+    total = np.add.reduceat(totals, first, axis=0).reshape(-1)
+    n_clusters = np.add.reduceat((counts > 0).astype(np.int64), first, axis=0).reshape(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(n > 0, total / np.maximum(n, 1), np.nan)
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % (1 << 63))
+    reps = _cluster_replicates(totals, counts, first, k, n_resamples=int(n_resamples), seed=seed)
+    flat = np.flatnonzero(present)
+    lo, hi = _cell_intervals(reps.reshape(gk.n * n_units, -1), flat, ci)
+    del reps
+    n, mean, spread, n_clusters = n[flat], mean[flat], spread[flat], n_clusters[flat]
+    few = (n >= 2) & spread & (n_clusters < min_clusters)
+    no_ci = (n < 2) | ~spread | few
+    lo[no_ci] = np.nan
+    hi[no_ci] = np.nan
+    reason = _reasons(len(flat), (n == 0, "no valid scores"), (n == 1, "fewer than 2 valid scores"),
+                      ((n >= 2) & ~spread, "all valid scores are equal"),
+                      (few, f"fewer than {int(min_clusters)} councils: no cohort interval"))
+    out = gk.frame(data, flat // n_units)
+    out[unit] = uk.frame(data, flat % n_units)[unit].to_numpy()
+    out = out.assign(n_clusters=n_clusters.astype(np.int64), n=n.astype(np.int64), mean=mean, ci_low=lo, ci_high=hi,
+                     reason=reason.astype(str))
+    out["reason"] = out["reason"].astype("str")
+    return out[cols].reset_index(drop=True)
 
 
 def _check_replicates(rep: BootstrapReplicates, data: pd.DataFrame, *, group: str, wave: str, unit: str,

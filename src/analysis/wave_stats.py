@@ -60,14 +60,19 @@ _KEYS = ("wave", "council_id", "respondent_key", "unit_id", "item_id", "level")
 def stats_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     """The ``statistics`` section of the settings plus the disclosure threshold, checked."""
     section = dict(settings.get("statistics", {}))
-    needed = ("bootstrap_resamples", "confidence", "seed", "rwg_missing", "rwg_min", "polarisation_low_max",
-              "polarisation_high_min", "min_paired")
+    needed = ("bootstrap_resamples", "confidence", "seed", "cohort_ci_min_councils", "rwg_missing", "rwg_min",
+              "polarisation_low_max", "polarisation_high_min", "min_paired")
     missing = [k for k in needed if k not in section]
     if missing:
         raise ConfigError(f"settings lack statistics.{missing[0]}",
                           hint="Use analysis.config.load_settings(), which fills in every default from settings.yml.")
     if section["rwg_missing"] not in ("itemwise", "listwise"):
         raise ConfigError(f"statistics.rwg_missing must be 'itemwise' or 'listwise', not {section['rwg_missing']!r}")
+    m = section["cohort_ci_min_councils"]
+    if isinstance(m, bool) or not isinstance(m, int) or m < 2:
+        raise ConfigError(f"statistics.cohort_ci_min_councils must be a whole number of at least 2, not {m!r}",
+                          hint="It is the fewest councils for which the cohort rows get a bootstrap interval "
+                               "(settings.yml default: 5).")
     section["threshold"] = int(settings.get("privacy", {}).get("disclosure_threshold", 5))
     return section
 
@@ -473,14 +478,38 @@ def _agreement(units: pd.DataFrame, scores: pd.DataFrame, st: Mapping[str, Any],
     return pd.concat([_plain_keys(councils), _plain_keys(pooled).assign(council_id=COHORT_ID)], ignore_index=True)
 
 
-def _bootstrap(scores: pd.DataFrame, st: Mapping[str, Any]) -> pd.DataFrame:
-    """Bootstrap CIs per council x unit (respondents resampled within the council) and per unit
-    over the pooled cohort (respondents resampled within the wave)."""
-    kw = dict(unit="unit_id", value="score", n_resamples=int(st["bootstrap_resamples"]), ci=float(st["confidence"]),
-              seed=int(st["seed"]))
-    councils = inference.bootstrap_means(scores, group=("wave", "council_id"), respondent="respondent_key", **kw)
-    pooled = inference.bootstrap_means(scores, group=("wave",), respondent=("council_id", "respondent_key"), **kw)
-    return pd.concat([_plain_keys(councils), _plain_keys(pooled).assign(council_id=COHORT_ID)], ignore_index=True)
+def _bootstrap(scores: pd.DataFrame, previous: pd.DataFrame | None, st: Mapping[str, Any]
+               ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Bootstrap CIs per council x unit (respondents resampled within the council), per unit over
+    the pooled cohort (whole councils resampled: :func:`inference.cluster_bootstrap_means`) and,
+    with the previous wave, the change per council x unit (:func:`inference.wave_change`).
+
+    The council x wave means of both waves are resampled once (:func:`inference.bootstrap_replicates`):
+    the current wave's council CIs and the change CIs come from the same resamples.
+    """
+    n_resamples, ci, seed = int(st["bootstrap_resamples"]), float(st["confidence"]), int(st["seed"])
+    both = scores if previous is None else _concat_keyed([previous, scores])
+    replicates = inference.bootstrap_replicates(both, group=("wave", "council_id"), unit="unit_id",
+                                                respondent="respondent_key", value="score", n_resamples=n_resamples,
+                                                seed=seed)
+    waves = scores["wave"].cat.remove_unused_categories().cat.categories.tolist()
+    councils = replicates.intervals(ci, where={"wave": waves})
+    pooled = inference.cluster_bootstrap_means(scores, cluster="council_id", group=("wave",), unit="unit_id",
+                                               value="score", n_resamples=n_resamples, ci=ci, seed=seed,
+                                               min_clusters=int(st["cohort_ci_min_councils"]))
+    few = pooled["reason"].str.contains("councils: no cohort interval", regex=False)
+    if few.any():
+        logger.info("no cohort interval for %d unit(s): %s", int(few.sum()), pooled.loc[few, "reason"].iloc[0])
+    change = None
+    if previous is not None:
+        change = inference.wave_change(both, group="council_id", unit="unit_id", wave="wave",
+                                       respondent="respondent_key", value="score", n_resamples=n_resamples, ci=ci,
+                                       seed=seed, family=("council_id", "level", "wave_from", "wave_to"),
+                                       min_paired=int(st["min_paired"]), replicates=replicates)
+    del replicates
+    boot = pd.concat([_plain_keys(councils), _plain_keys(pooled.drop(columns="n_clusters")).assign(council_id=COHORT_ID)],
+                     ignore_index=True)
+    return boot, change
 
 
 def _enrich(summary: pd.DataFrame, boot: pd.DataFrame, agree: pd.DataFrame) -> pd.DataFrame:
@@ -549,14 +578,16 @@ def _label(frame: pd.DataFrame, names: Mapping[str, tuple[str, str]], council_na
 def _perspective_scores(scores: pd.DataFrame, *, instrument: Instrument, settings: Mapping[str, Any],
                         threshold: int) -> pd.DataFrame:
     section = settings.get("scoring", settings)
-    has = scores[scores["perspective"].notna()]
+    known = scores["perspective"].notna().to_numpy()
+    has = scores if known.all() else scores[known]
     if has.empty:
         return pd.DataFrame(columns=["wave", "scope", "council_id", "council_name", "perspective", "level", "unit_id",
                                      "unit_name", "n", "mean", "sd", "median", "q1", "q3", "favourable_pct",
                                      "unfavourable_pct", "suppressed", "secondary_suppressed"])
     table = summarise(has, level=("enabler", "grouping", "overall"), by=("wave", "council_id", "perspective"),
                       favourable_min=float(section["favourable_min"]),
-                      unfavourable_max=float(section["unfavourable_max"]), instrument=instrument)
+                      unfavourable_max=float(section["unfavourable_max"]), instrument=instrument,
+                      engine="numpy" if _DENSE else "pandas")
     # The council's own total is shown, so one hidden perspective could be worked out by subtraction:
     # hide the next smallest too (complementary suppression).
     return complementary_suppression(table, within=["wave", "scope", "council_id", "unit_id"], n="n",
@@ -598,8 +629,13 @@ def wave_statistics(*, responses: pd.DataFrame, respondent_scores: pd.DataFrame,
     council_names[COHORT_ID] = COHORT_NAME
     scores = _categorical_keys(respondent_scores[["wave", "council_id", "respondent_key", "perspective", "level",
                                                   "unit_id", "score"]])
+    previous = None
+    if previous_scores is not None and len(previous_scores):
+        previous = _categorical_keys(previous_scores[["wave", "council_id", "respondent_key", "perspective", "level",
+                                                      "unit_id", "score"]])
+    boot, change = _bootstrap(scores, previous, st)
+    del previous
     rows = _answer_rows(responses, instrument) if _DENSE and st["rwg_missing"] == "itemwise" else None
-    boot = _bootstrap(scores, st)
     if rows is not None:
         agree = _dense_agreement(rows, instrument, scores, st, n_options)
     else:
@@ -624,14 +660,7 @@ def wave_statistics(*, responses: pd.DataFrame, respondent_scores: pd.DataFrame,
                                                family=("wave", "council_id", "level")))
     vs["suppressed"] = vs["n"].fillna(0).to_numpy() < st["threshold"]
     out["council_vs_cohort"] = _label(vs, names, council_names)
-    if previous_scores is not None and len(previous_scores):
-        prev = _categorical_keys(previous_scores[["wave", "council_id", "respondent_key", "perspective", "level",
-                                                  "unit_id", "score"]])
-        change = inference.wave_change(_concat_keyed([prev, scores]), group="council_id", unit="unit_id", wave="wave",
-                                       respondent="respondent_key", value="score",
-                                       n_resamples=int(st["bootstrap_resamples"]), ci=float(st["confidence"]),
-                                       seed=int(st["seed"]), family=("council_id", "level", "wave_from", "wave_to"),
-                                       min_paired=int(st["min_paired"]))
+    if change is not None:
         change = _plain_keys(change)
         change = change[change["wave_to"] == str(scores["wave"].astype("str").iloc[0])].reset_index(drop=True)
         change["suppressed"] = (np.minimum(change["n_from"].fillna(0), change["n_to"].fillna(0)).to_numpy()
@@ -639,7 +668,9 @@ def wave_statistics(*, responses: pd.DataFrame, respondent_scores: pd.DataFrame,
         out["wave_change"] = _label(change, names, council_names)
     else:
         out["wave_change"] = _empty_change()
-    keyed = respondent_scores.assign(**{c: scores[c].to_numpy() for c in ("wave", "council_id", "level", "unit_id")})
+    keyed = pd.DataFrame({c: scores[c] if c in scores.columns else respondent_scores[c]
+                          for c in ("wave", "council_id", "council_name", "respondent_key", "perspective", "level",
+                                    "unit_id", "unit_name", "score")})
     out["perspective_scores"] = _perspective_scores(keyed, instrument=instrument, settings=settings,
                                                     threshold=st["threshold"])
     logger.info("statistics: %d council x unit rows, %d cohort units", len(agree), len(out["cohort_stats"]))
