@@ -1195,6 +1195,40 @@ def _cluster_replicates(totals: np.ndarray, counts: np.ndarray, first: np.ndarra
     return out
 
 
+@dataclass
+class _ClusterParts:
+    """Per group x cluster x unit sums and counts of valid scores (clusters sorted within groups)."""
+
+    gk: _Keys
+    uk: _Keys
+    totals: np.ndarray          # (group-clusters, U) sum of valid scores
+    counts: np.ndarray          # (group-clusters, U) number of valid scores (float64)
+    first: np.ndarray           # per group: its first row of totals/counts
+    n_clusters: np.ndarray      # per group: its clusters (rows of totals/counts)
+    present: np.ndarray         # (G * U) the group has rows for the unit
+    spread: np.ndarray          # (G * U) the group's valid scores for the unit are not all equal
+
+
+def _cluster_parts(data: pd.DataFrame, x: np.ndarray, *, cluster: str, group: tuple[str, ...],
+                   unit: str) -> _ClusterParts:
+    """The sums :func:`cluster_bootstrap_means` resamples (``x``: the checked values)."""
+    enc: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    gk = _keys(data, group, enc)
+    ck = _keys(data, (cluster,), enc)
+    uk = _keys(data, (unit,), enc)
+    n_units = uk.n
+    gc, gc_uniq = _dense(gk.codes * ck.n + ck.codes, gk.n * ck.n)   # clusters of each group, in order
+    k = np.bincount(gc_uniq // ck.n, minlength=gk.n)
+    ok = ~np.isnan(x)
+    cell = gc * n_units + uk.codes
+    totals = np.bincount(cell[ok], weights=x[ok], minlength=len(gc_uniq) * n_units).reshape(-1, n_units)
+    counts = np.bincount(cell[ok], minlength=len(gc_uniq) * n_units).reshape(-1, n_units).astype(np.float64)
+    g_cell = gk.codes * n_units + uk.codes
+    present = np.bincount(g_cell, minlength=gk.n * n_units) > 0
+    spread = _spread(g_cell[ok], x[ok], gk.n * n_units)
+    return _ClusterParts(gk, uk, totals, counts, np.cumsum(k) - k, k, present, spread)
+
+
 @_doc
 def cluster_bootstrap_means(data: pd.DataFrame, *, cluster: str = "council_id",
                             group: str | Sequence[str] = ("wave",), unit: str = "unit_id", value: str = "score",
@@ -1304,27 +1338,13 @@ def cluster_bootstrap_means(data: pd.DataFrame, *, cluster: str = "council_id",
     cols = list(group) + [unit] + CLUSTER_BOOTSTRAP_COLUMNS
     if len(data) == 0:
         return _empty(data, cols, {"n_clusters": "int64", "n": "int64"})
-    enc: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    gk = _keys(data, group, enc)
-    ck = _keys(data, (cluster,), enc)
-    uk = _keys(data, (unit,), enc)
-    n_units = uk.n
-    # clusters of each group (sorted by group, then cluster) and their sums and counts per unit
-    gc, gc_uniq = _dense(gk.codes * ck.n + ck.codes, gk.n * ck.n)
-    gc_group = gc_uniq // ck.n
-    k = np.bincount(gc_group, minlength=gk.n)
-    first = np.cumsum(k) - k
-    ok = ~np.isnan(x)
-    cell = gc * n_units + uk.codes
-    totals = np.bincount(cell[ok], weights=x[ok], minlength=len(gc_uniq) * n_units).reshape(-1, n_units)
-    counts = np.bincount(cell[ok], minlength=len(gc_uniq) * n_units).reshape(-1, n_units).astype(np.float64)
-    g_cell = gk.codes * n_units + uk.codes
-    present = np.bincount(g_cell, minlength=gk.n * n_units) > 0
-    spread = _spread(g_cell[ok], x[ok], gk.n * n_units)
-    del gc, cell, g_cell, ok, x
+    cp = _cluster_parts(data, x, cluster=cluster, group=group, unit=unit)
+    gk, uk, n_units = cp.gk, cp.uk, cp.uk.n
+    totals, counts, first, k = cp.totals, cp.counts, cp.first, cp.n_clusters
     n = np.add.reduceat(counts, first, axis=0).reshape(-1)              # every group has a cluster
     total = np.add.reduceat(totals, first, axis=0).reshape(-1)
     n_clusters = np.add.reduceat((counts > 0).astype(np.int64), first, axis=0).reshape(-1)
+    present, spread = cp.present, cp.spread
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(n > 0, total / np.maximum(n, 1), np.nan)
     if seed is None:
