@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -594,6 +595,42 @@ def _perspective_scores(scores: pd.DataFrame, *, instrument: Instrument, setting
                                      threshold=threshold)
 
 
+def _other_statistics(responses: pd.DataFrame, scores: pd.DataFrame, respondent_scores: pd.DataFrame, *,
+                      instrument: Instrument, settings: Mapping[str, Any], st: Mapping[str, Any],
+                      names: Mapping[str, tuple[str, str]], council_names: Mapping[str, str]) -> dict[str, pd.DataFrame]:
+    """The statistics that need no bootstrap: agreement (key ``agreement``), ``cohort_stats``,
+    ``item_total``, ``council_vs_cohort`` and ``perspective_scores``."""
+    n_options = len(instrument.scale.codes)
+    rows = _answer_rows(responses, instrument) if _DENSE and st["rwg_missing"] == "itemwise" else None
+    if rows is not None:
+        agree = _dense_agreement(rows, instrument, scores, st, n_options)
+    else:
+        agree = _agreement(unit_responses(responses, instrument=instrument), scores, st, n_options)
+    out: dict[str, pd.DataFrame] = {"agreement": agree}
+    # reliability of the full form's statements (the short form has one item per enabler)
+    if rows is not None:
+        alpha, item_total = _dense_reliability(rows, instrument, float(st["confidence"]))
+        del rows
+    else:
+        full = unit_responses(responses, instrument=instrument, form="full")
+        kw = dict(respondent=["council_id", "respondent_key"], item="item_id", value="score", by=["wave", "unit_id"])
+        alpha = _plain_keys(agreement.cronbach_alpha(full, ci=float(st["confidence"]), **kw))
+        item_total = _plain_keys(agreement.item_total(full, **kw))
+        del full
+    out["cohort_stats"] = _cohort_stats(scores, alpha, names)
+    out["item_total"] = _label(item_total, names, council_names, council=None)
+    vs = _plain_keys(inference.council_vs_rest(scores, by=("wave", "unit_id"), group="council_id", value="score",
+                                               family=("wave", "council_id", "level")))
+    vs["suppressed"] = vs["n"].fillna(0).to_numpy() < st["threshold"]
+    out["council_vs_cohort"] = _label(vs, names, council_names)
+    keyed = pd.DataFrame({c: scores[c] if c in scores.columns else respondent_scores[c]
+                          for c in ("wave", "council_id", "council_name", "respondent_key", "perspective", "level",
+                                    "unit_id", "unit_name", "score")})
+    out["perspective_scores"] = _perspective_scores(keyed, instrument=instrument, settings=settings,
+                                                    threshold=st["threshold"])
+    return out
+
+
 def wave_statistics(*, responses: pd.DataFrame, respondent_scores: pd.DataFrame, enabler_scores: pd.DataFrame,
                     grouping_scores: pd.DataFrame, instrument: Instrument, settings: Mapping[str, Any],
                     previous_scores: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
@@ -623,7 +660,6 @@ def wave_statistics(*, responses: pd.DataFrame, respondent_scores: pd.DataFrame,
     """
     st = stats_settings(settings)
     names = _unit_names(instrument)
-    n_options = len(instrument.scale.codes)
     pairs = respondent_scores[["council_id", "council_name"]].drop_duplicates("council_id")
     council_names = dict(zip(pairs["council_id"].astype("str"), pairs["council_name"].astype("str"), strict=True))
     council_names[COHORT_ID] = COHORT_NAME
@@ -633,46 +669,26 @@ def wave_statistics(*, responses: pd.DataFrame, respondent_scores: pd.DataFrame,
     if previous_scores is not None and len(previous_scores):
         previous = _categorical_keys(previous_scores[["wave", "council_id", "respondent_key", "perspective", "level",
                                                       "unit_id", "score"]])
-    boot, change = _bootstrap(scores, previous, st)
-    del previous
-    rows = _answer_rows(responses, instrument) if _DENSE and st["rwg_missing"] == "itemwise" else None
-    if rows is not None:
-        agree = _dense_agreement(rows, instrument, scores, st, n_options)
-    else:
-        agree = _agreement(unit_responses(responses, instrument=instrument), scores, st, n_options)
-    out: dict[str, pd.DataFrame] = {
-        "enabler_scores": _enrich(enabler_scores, boot, agree),
-        "grouping_scores": _enrich(grouping_scores, boot, agree),
-    }
-    # reliability of the full form's statements (the short form has one item per enabler)
-    if rows is not None:
-        alpha, item_total = _dense_reliability(rows, instrument, float(st["confidence"]))
-        del rows
-    else:
-        full = unit_responses(responses, instrument=instrument, form="full")
-        kw = dict(respondent=["council_id", "respondent_key"], item="item_id", value="score", by=["wave", "unit_id"])
-        alpha = _plain_keys(agreement.cronbach_alpha(full, ci=float(st["confidence"]), **kw))
-        item_total = _plain_keys(agreement.item_total(full, **kw))
-        del full
-    out["cohort_stats"] = _cohort_stats(scores, alpha, names)
-    out["item_total"] = _label(item_total, names, council_names, council=None)
-    vs = _plain_keys(inference.council_vs_rest(scores, by=("wave", "unit_id"), group="council_id", value="score",
-                                               family=("wave", "council_id", "level")))
-    vs["suppressed"] = vs["n"].fillna(0).to_numpy() < st["threshold"]
-    out["council_vs_cohort"] = _label(vs, names, council_names)
+    # The bootstrap (resampling on two threads of its own, then the change tests) runs beside the
+    # rest, which is single-threaded numpy: the two cores stay busy. Results do not depend on it.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bootstrap") as pool:
+        boot_job = pool.submit(_bootstrap, scores, previous, st)
+        del previous
+        out = _other_statistics(responses, scores, respondent_scores, instrument=instrument, settings=settings,
+                                st=st, names=names, council_names=council_names)
+        boot, change = boot_job.result()
+    agree = out.pop("agreement")
+    out = {"enabler_scores": _enrich(enabler_scores, boot, agree),
+           "grouping_scores": _enrich(grouping_scores, boot, agree), **out}
     if change is not None:
         change = _plain_keys(change)
-        change = change[change["wave_to"] == str(scores["wave"].astype("str").iloc[0])].reset_index(drop=True)
+        change = change[change["wave_to"] == str(scores["wave"].iloc[0])].reset_index(drop=True)
         change["suppressed"] = (np.minimum(change["n_from"].fillna(0), change["n_to"].fillna(0)).to_numpy()
                                 < st["threshold"])
         out["wave_change"] = _label(change, names, council_names)
     else:
         out["wave_change"] = _empty_change()
-    keyed = pd.DataFrame({c: scores[c] if c in scores.columns else respondent_scores[c]
-                          for c in ("wave", "council_id", "council_name", "respondent_key", "perspective", "level",
-                                    "unit_id", "unit_name", "score")})
-    out["perspective_scores"] = _perspective_scores(keyed, instrument=instrument, settings=settings,
-                                                    threshold=st["threshold"])
+    out["perspective_scores"] = out.pop("perspective_scores")          # the order of STATS_OUTPUTS
     logger.info("statistics: %d council x unit rows, %d cohort units", len(agree), len(out["cohort_stats"]))
     return out
 
