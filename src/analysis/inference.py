@@ -411,24 +411,50 @@ def _block_ranks(x: np.ndarray, block: np.ndarray, n_block: int, *, use_counts: 
     return ranks, ties
 
 
+def _value_codes(x: np.ndarray) -> tuple[np.ndarray, int]:
+    """Rank of each value of ``x`` among its distinct values (exact ties, ``==``), and their number."""
+    vcode, vuniq = pd.factorize(x)
+    rank_of = np.empty(len(vuniq), dtype=np.int64)
+    rank_of[np.argsort(vuniq, kind="stable")] = np.arange(len(vuniq))
+    return rank_of[vcode], len(vuniq)
+
+
+def _value_table(vrank: np.ndarray, n_val: int, cell: np.ndarray, n_cell: int) -> np.ndarray | None:
+    """Counts ``(n_cell, n_val)`` of each value rank per cell, or None when the table would be much
+    larger than the data (many distinct values)."""
+    if n_cell * n_val > 4 * len(vrank) + (1 << 20):
+        return None
+    key = cell * n_val
+    key += vrank
+    return np.bincount(key, minlength=n_cell * n_val).reshape(n_cell, n_val)
+
+
 def _rank_sums(x: np.ndarray, cell: np.ndarray, n_cell: int, cell_block: np.ndarray, n_block: int, *,
                use_counts: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Sum of mid-ranks per cell, ranking ``x`` within blocks (each cell lies in one block), and the
     tie term ``sum(t^3 - t)`` per block. Exact ties only (``==``).
 
-    With few distinct values per block (scores) this uses a block x value count table; otherwise
-    one sort of int64 keys ``(block, value rank, cell)``. ``use_counts`` forces a path (tests).
+    With few distinct values (scores) this uses a cell x value count table (rank sums are sums
+    of counts times the block's mid-ranks, no pass over the rows after the counting), or a block x
+    value table when there are many cells; otherwise one sort of int64 keys ``(block, value rank,
+    cell)``. ``use_counts`` forces the block table (True) or the sort (False), for tests.
     """
     if len(x) == 0:
         return np.zeros(n_cell), np.zeros(n_block)
-    vcode, vuniq = pd.factorize(x)
-    n_val = len(vuniq)
-    rank_of = np.empty(n_val, dtype=np.int64)
-    rank_of[np.argsort(vuniq, kind="stable")] = np.arange(n_val)
+    vrank, n_val = _value_codes(x)
+    cnt = _value_table(vrank, n_val, cell, n_cell) if use_counts is None else None
+    if cnt is not None:                                                # few values: a cell x value table
+        order = np.argsort(cell_block, kind="stable")                  # cells (not rows) added up per block
+        starts = np.searchsorted(cell_block[order], np.arange(n_block))
+        blk = np.zeros((n_block, n_val), dtype=np.int64)
+        has = np.bincount(cell_block, minlength=n_block) > 0
+        blk[has] = np.add.reduceat(cnt[order], starts[has], axis=0)
+        mid = np.cumsum(blk, axis=1) - blk + (blk + 1.0) / 2.0
+        return (cnt * mid[cell_block]).sum(axis=1), (blk.astype(np.float64) ** 3 - blk).sum(axis=1)
     bv = cell_block[cell].astype(np.int64, copy=False)                 # block, then block * n_val + value rank
     bv *= n_val
-    bv += rank_of[vcode]
-    del vcode
+    bv += vrank
+    del vrank
     if use_counts if use_counts is not None else n_block * n_val <= 4 * len(x) + (1 << 20):
         cnt = np.bincount(bv, minlength=n_block * n_val).reshape(n_block, n_val).astype(np.float64)
         mid = np.cumsum(cnt, axis=1) - cnt + (cnt + 1.0) / 2.0
@@ -2054,12 +2080,23 @@ def wave_change(data: pd.DataFrame, *, group: str = "council_id", unit: str = "u
     i_from, i_to = gw_index[pg * W + wf], gw_index[pg * W + wt]
 
     # Mann-Whitney: the two waves' valid scores of each pair, ranked together
-    r_to, ties = _pair_rank_sums(x[ok], cell[ok], n_cell_all, c_from, c_to)
+    xo, co = x[ok], cell[ok]
+    table = _value_table(*_value_codes(xo), co, n_cell_all)            # cell x value counts (few values)
+    if table is not None:
+        t_b = table[c_to]
+        t = table[c_from] + t_b
+        mid = np.cumsum(t, axis=1) - t + (t + 1.0) / 2.0
+        r_to, ties = (t_b * mid).sum(axis=1), (t.astype(np.float64) ** 3 - t).sum(axis=1)
+        spread = np.count_nonzero(table, axis=1) > 1
+        del table, t, t_b, mid
+    else:
+        r_to, ties = _pair_rank_sums(xo, co, n_cell_all, c_from, c_to)
+        spread = _spread(co, xo, n_cell_all)
+    del xo, co
     u, p, sd = _mwu(r_to, n_to, n_from, ties)
     testable = (n_from >= 2) & (n_to >= 2)
     u = np.where(testable, u, np.nan)
     p = np.where(testable & np.isfinite(sd), p, np.nan)
-    spread = _spread(cell[ok], x[ok], n_cell_all)
     flat = testable & ~spread[c_from] & ~spread[c_to]                  # each wave constant: no interval
     out = gk.frame(data, pg)
     out[unit] = uk.frame(data, pu)[unit].to_numpy()
