@@ -740,16 +740,12 @@ def test_wave_change_rejects_replicates_of_another_table(scores: pd.DataFrame) -
 
 
 def test_rank_sums_count_and_sort_paths_agree_with_rankdata() -> None:
-    """The three paths of _rank_sums (cell x value table, block x value table, sort) equal
-    scipy.stats.rankdata summed per cell, block by block; a block without cells has no ties."""
+    """Both paths of _rank_sums equal scipy.stats.rankdata summed per cell, block by block."""
     rng = np.random.default_rng(4)
     x = np.round(rng.normal(3, 1, 600) * 2) / 2
     cell = rng.integers(0, 20, 600)
     cell_block = np.arange(20) // 3                      # 7 blocks, the last with 2 cells
-    assert inf._value_table(*inf._value_codes(x), cell, 20) is not None     # the default takes the table
-    sums_8, ties_8 = inf._rank_sums(x, cell, 20, np.where(cell_block > 2, cell_block + 1, cell_block), 8)
-    assert ties_8[3] == 0                                # block 3 has no cell
-    for use_counts in (None, True, False):
+    for use_counts in (True, False):
         sums, ties = inf._rank_sums(x, cell, 20, cell_block, 7, use_counts=use_counts)
         for b in range(7):
             in_b = cell_block[cell] == b
@@ -758,8 +754,6 @@ def test_rank_sums_count_and_sort_paths_agree_with_rankdata() -> None:
                 assert sums[c] == pytest.approx(r[cell[in_b] == c].sum())
             _, t = np.unique(x[in_b], return_counts=True)
             assert ties[b] == pytest.approx((t ** 3 - t).sum())
-        np.testing.assert_array_equal(sums, sums_8)     # exact: sums of half-integers
-        np.testing.assert_array_equal(ties, np.delete(ties_8, 3))
     block = rng.integers(0, 5, 600)
     for use_counts in (True, False):
         ranks, ties = inf._block_ranks(x, block, 5, use_counts=use_counts)

@@ -419,14 +419,33 @@ def _value_codes(x: np.ndarray) -> tuple[np.ndarray, int]:
     return rank_of[vcode], len(vuniq)
 
 
-def _value_table(vrank: np.ndarray, n_val: int, cell: np.ndarray, n_cell: int) -> np.ndarray | None:
-    """Counts ``(n_cell, n_val)`` of each value rank per cell, or None when the table would be much
-    larger than the data (many distinct values)."""
-    if n_cell * n_val > 4 * len(vrank) + (1 << 20):
+def _grouped_value_counts(vrank: np.ndarray, n_val: int, cell: np.ndarray, cell_group: np.ndarray, n_group: int
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Counts of each value per cell, the values numbered within the cell's group (e.g. its unit:
+    an enabler's scores take a dozen values, the overall score hundreds).
+
+    Returns ``(counts, base, width)``: cell ``c`` has ``counts[base[c]:base[c] + width[c]]``, the
+    counts of its group's values in increasing order; None when the table would be much larger
+    than the data.
+    """
+    if n_group * n_val > 4 * len(vrank) + (1 << 20):
         return None
-    key = cell * n_val
-    key += vrank
-    return np.bincount(key, minlength=n_cell * n_val).reshape(n_cell, n_val)
+    gv = cell_group[cell] * n_val
+    gv += vrank
+    present = (np.bincount(gv, minlength=n_group * n_val) > 0).reshape(n_group, n_val)
+    local = (np.cumsum(present, axis=1) - 1).reshape(-1)              # rank of the value within its group
+    width = present.sum(axis=1)[cell_group]
+    if int(width.sum()) > 4 * len(vrank) + (1 << 20):
+        return None
+    base = np.cumsum(width) - width
+    key = local[gv]
+    key += base[cell]
+    return np.bincount(key, minlength=int(width.sum())), base, width
+
+
+def _pair_counts(counts: np.ndarray, base: np.ndarray, cells: np.ndarray, width: int) -> np.ndarray:
+    """The value counts of ``cells`` (all of one group, ``width`` values) as a (cells x values) matrix."""
+    return counts[base[cells][:, None] + np.arange(width)]
 
 
 def _rank_sums(x: np.ndarray, cell: np.ndarray, n_cell: int, cell_block: np.ndarray, n_block: int, *,
@@ -434,23 +453,12 @@ def _rank_sums(x: np.ndarray, cell: np.ndarray, n_cell: int, cell_block: np.ndar
     """Sum of mid-ranks per cell, ranking ``x`` within blocks (each cell lies in one block), and the
     tie term ``sum(t^3 - t)`` per block. Exact ties only (``==``).
 
-    With few distinct values (scores) this uses a cell x value count table (rank sums are sums
-    of counts times the block's mid-ranks, no pass over the rows after the counting), or a block x
-    value table when there are many cells; otherwise one sort of int64 keys ``(block, value rank,
-    cell)``. ``use_counts`` forces the block table (True) or the sort (False), for tests.
+    With few distinct values per block (scores) this uses a block x value count table; otherwise
+    one sort of int64 keys ``(block, value rank, cell)``. ``use_counts`` forces a path (tests).
     """
     if len(x) == 0:
         return np.zeros(n_cell), np.zeros(n_block)
     vrank, n_val = _value_codes(x)
-    cnt = _value_table(vrank, n_val, cell, n_cell) if use_counts is None else None
-    if cnt is not None:                                                # few values: a cell x value table
-        order = np.argsort(cell_block, kind="stable")                  # cells (not rows) added up per block
-        starts = np.searchsorted(cell_block[order], np.arange(n_block))
-        blk = np.zeros((n_block, n_val), dtype=np.int64)
-        has = np.bincount(cell_block, minlength=n_block) > 0
-        blk[has] = np.add.reduceat(cnt[order], starts[has], axis=0)
-        mid = np.cumsum(blk, axis=1) - blk + (blk + 1.0) / 2.0
-        return (cnt * mid[cell_block]).sum(axis=1), (blk.astype(np.float64) ** 3 - blk).sum(axis=1)
     bv = cell_block[cell].astype(np.int64, copy=False)                 # block, then block * n_val + value rank
     bv *= n_val
     bv += vrank
@@ -2081,23 +2089,35 @@ def wave_change(data: pd.DataFrame, *, group: str = "council_id", unit: str = "u
 
     # Mann-Whitney: the two waves' valid scores of each pair, ranked together
     xo, co = x[ok], cell[ok]
-    table = _value_table(*_value_codes(xo), co, n_cell_all)            # cell x value counts (few values)
-    if table is not None:
-        t_b = table[c_to]
-        t = table[c_from] + t_b
-        mid = np.cumsum(t, axis=1) - t + (t + 1.0) / 2.0
-        r_to, ties = (t_b * mid).sum(axis=1), (t.astype(np.float64) ** 3 - t).sum(axis=1)
-        spread = np.count_nonzero(table, axis=1) > 1
-        del table, t, t_b, mid
+    vrank, n_val = _value_codes(xo)
+    cell_unit = (np.arange(n_cell_all) // W) % U
+    table = _grouped_value_counts(vrank, n_val, co, cell_unit, U)       # per cell: counts of its unit's values
+    if table is not None:                                              # few values per unit (scores)
+        counts, base, width = table
+        r_to, ties = np.empty(n_pairs), np.empty(n_pairs)
+        spread_from, spread_to = np.empty(n_pairs, dtype=bool), np.empty(n_pairs, dtype=bool)
+        for u_ in np.unique(pu):                                       # the units (a few dozen), not councils
+            sel = np.flatnonzero(pu == u_)
+            w_ = int(width[c_from[sel[0]]])
+            a = _pair_counts(counts, base, c_from[sel], w_)
+            b = _pair_counts(counts, base, c_to[sel], w_)
+            t = a + b
+            mid = np.cumsum(t, axis=1) - t + (t + 1.0) / 2.0          # mid-ranks of the pair's values
+            r_to[sel] = (b * mid).sum(axis=1)
+            ties[sel] = (t.astype(np.float64) ** 3 - t).sum(axis=1)
+            spread_from[sel] = np.count_nonzero(a, axis=1) > 1
+            spread_to[sel] = np.count_nonzero(b, axis=1) > 1
+        del counts, base, width, a, b, t, mid
     else:
         r_to, ties = _pair_rank_sums(xo, co, n_cell_all, c_from, c_to)
         spread = _spread(co, xo, n_cell_all)
-    del xo, co
+        spread_from, spread_to = spread[c_from], spread[c_to]
+    del xo, co, vrank, table
     u, p, sd = _mwu(r_to, n_to, n_from, ties)
     testable = (n_from >= 2) & (n_to >= 2)
     u = np.where(testable, u, np.nan)
     p = np.where(testable & np.isfinite(sd), p, np.nan)
-    flat = testable & ~spread[c_from] & ~spread[c_to]                  # each wave constant: no interval
+    flat = testable & ~spread_from & ~spread_to                        # each wave constant: no interval
     out = gk.frame(data, pg)
     out[unit] = uk.frame(data, pu)[unit].to_numpy()
     wave_names = wk.frame(data)[wave]
