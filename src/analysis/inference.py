@@ -50,7 +50,7 @@ import logging
 import os
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -1060,8 +1060,7 @@ class BootstrapReplicates:
     mean: np.ndarray                # (G, U) their mean (NaN when n = 0)
     present: np.ndarray             # (G, U) the group has rows for the unit
     spread: np.ndarray              # (G, U) the valid scores are not all equal
-    center: np.ndarray              # (G, U) float64 centre of the resampled means (the mean, 0 when n = 0)
-    dev: np.ndarray                 # (G, U, B) float32 resampled mean minus centre (NaN: no valid score drawn)
+    draw: Future[tuple[np.ndarray, np.ndarray]]   # (center, dev): see the properties below
     xr: np.ndarray                  # (respondents x units) scores, grouped by group (see _respondent_matrix)
     sizes: np.ndarray               # respondents per group
     start: np.ndarray               # first respondent (row of xr) of each group
@@ -1069,6 +1068,17 @@ class BootstrapReplicates:
     n_resp_codes: int
     encoded: dict[str, tuple[np.ndarray, np.ndarray]]    # key column encodings (reused on the same table)
     source: Callable[[], pd.DataFrame | None]            # weak reference to the table they were drawn from
+
+    @property
+    def center(self) -> np.ndarray:
+        """(G, U) float64 centre of the resampled means (the mean; 0 when n = 0)."""
+        return self.draw.result()[0]
+
+    @property
+    def dev(self) -> np.ndarray:
+        """(G, U, B) float32 resampled mean minus centre (NaN: the resample drew no valid score).
+        Waits for the resampling if it runs in the background."""
+        return self.draw.result()[1]
 
     def intervals(self, ci: float = 0.95, *, where: Mapping[str, Sequence[Any]] | None = None) -> pd.DataFrame:
         """The :func:`bootstrap_means` table (same columns, rows and reasons) from these resamples.
@@ -1133,7 +1143,7 @@ def _cell_intervals(dev: np.ndarray, rows: np.ndarray, ci: float) -> tuple[np.nd
 def bootstrap_replicates(data: pd.DataFrame, *, group: str | Sequence[str] = ("wave", "council_id"),
                          unit: str = "unit_id", respondent: str | Sequence[str] = "respondent_key",
                          value: str = "score", n_resamples: int = 2000, seed: int | None = 12345,
-                         workers: int | None = None) -> BootstrapReplicates:
+                         workers: int | None = None, background: bool = False) -> BootstrapReplicates:
     """Draw the respondent bootstrap of :func:`bootstrap_means` and keep the resampled means.
 
     Same arguments, resamples and checks as :func:`bootstrap_means` (which is
@@ -1142,6 +1152,12 @@ def bootstrap_replicates(data: pd.DataFrame, *, group: str | Sequence[str] = ("w
     takes the council intervals of the current wave from them (:meth:`BootstrapReplicates.intervals`)
     and the interval of each council's change from the same resamples (``wave_change(...,
     replicates=...)``), instead of resampling every council-wave twice.
+
+    With ``background=True`` the function returns once the data are checked and arranged, and the
+    resampling runs on background threads: whatever needs the resamples
+    (:attr:`BootstrapReplicates.dev`, :meth:`BootstrapReplicates.intervals`, the interval in
+    :func:`wave_change`) waits for it, and the caller can compute something else meanwhile. The
+    resamples are the same either way.
 
     Returns
     -------
@@ -1179,12 +1195,24 @@ def bootstrap_replicates(data: pd.DataFrame, *, group: str | Sequence[str] = ("w
         mean = np.where(n > 0, total / np.maximum(n, 1), np.nan)
     spread = _spread(cell[ok], x[ok], gk.n * n_units)
     del x, ok, cell, total
-    center, dev = _resampled_means(xr, sizes, start, n_inv, n_resamples=int(n_resamples), seed=seed,
-                                   workers=workers)
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % (1 << 63))
+
+    def resample() -> tuple[np.ndarray, np.ndarray]:
+        return _resampled_means(xr, sizes, start, n_inv, n_resamples=int(n_resamples), seed=seed, workers=workers)
+
+    draw: Future[tuple[np.ndarray, np.ndarray]]
+    if background:
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bootstrap")
+        draw = pool.submit(resample)
+        pool.shutdown(wait=False)                                      # the thread ends with the draw
+    else:
+        draw = Future()
+        draw.set_result(resample())
     return BootstrapReplicates(
         group=group, unit=unit, respondent=resp_cols, value=value, n_resamples=int(n_resamples), gk=gk, uk=uk,
         dtypes={c: data[c].dtype for c in (*group, unit)}, n=n.reshape(shape), mean=mean.reshape(shape),
-        present=present.reshape(shape), spread=spread.reshape(shape), center=center, dev=dev, xr=xr, sizes=sizes,
+        present=present.reshape(shape), spread=spread.reshape(shape), draw=draw, xr=xr, sizes=sizes,
         start=start, row_key=row_key, n_resp_codes=rk.n, encoded=enc, source=weakref.ref(data))
 
 
@@ -2129,11 +2157,20 @@ def wave_change(data: pd.DataFrame, *, group: str = "council_id", unit: str = "u
     # the row-level arrays are not needed any more: free them before the bootstrap
     del x, ok, cell, gu_cell, gk, uk, wk, enc, row_key
 
+    # paired Wilcoxon (before the bootstrap interval, whose resamples may still be being drawn): respondents (same key) with a valid score in both waves of the pair
+    d_pair, d = _paired_differences(xr, sizes, start, resp_of_row, n_resp_codes, i_from, i_to, pu, n_gw)
+    n_paired = np.bincount(d_pair, minlength=n_pairs)
+    w_stat, w_p, n_eff, w_sd = _wilcoxon(d_pair, d, n_pairs, zero_method)
+    w_ok = (n_paired >= min_paired) & (n_eff > 0) & np.isfinite(w_sd) & (w_sd > 0)
+    w_stat = np.where(w_ok, w_stat, np.nan)
+    w_p = np.where(w_ok, w_p, np.nan)
+
+    del d_pair, d
     if replicates is None:
         center, dev = _resampled_means(xr, sizes, start, n_inv, n_resamples=int(n_resamples), seed=seed,
                                        workers=workers)
     else:
-        center, dev = replicates.center, replicates.dev
+        center, dev = replicates.center, replicates.dev                # waits for a background draw
     lo, hi = np.empty(n_pairs), np.empty(n_pairs)
     step = max(1, (1 << 22) // max(int(n_resamples), 1))               # pairs at a time (bounded memory)
     for a in range(0, n_pairs, step):                                  # percentiles are row by row
@@ -2146,14 +2183,6 @@ def wave_change(data: pd.DataFrame, *, group: str = "council_id", unit: str = "u
     lo, hi = lo + shift, hi + shift
     lo = np.where(testable & ~flat, lo, np.nan)
     hi = np.where(testable & ~flat, hi, np.nan)
-
-    # paired Wilcoxon: respondents (same key) with a valid score in both waves of the pair
-    d_pair, d = _paired_differences(xr, sizes, start, resp_of_row, n_resp_codes, i_from, i_to, pu, n_gw)
-    n_paired = np.bincount(d_pair, minlength=n_pairs)
-    w_stat, w_p, n_eff, w_sd = _wilcoxon(d_pair, d, n_pairs, zero_method)
-    w_ok = (n_paired >= min_paired) & (n_eff > 0) & np.isfinite(w_sd) & (w_sd > 0)
-    w_stat = np.where(w_ok, w_stat, np.nan)
-    w_p = np.where(w_ok, w_p, np.nan)
 
     reason = _reasons(n_pairs, (~testable, "fewer than 2 valid scores in a wave"),
                       (testable & ~np.isfinite(sd), "all scores are equal"),

@@ -490,11 +490,10 @@ def _bootstrap(scores: pd.DataFrame, previous: pd.DataFrame | None, st: Mapping[
     """
     n_resamples, ci, seed = int(st["bootstrap_resamples"]), float(st["confidence"]), int(st["seed"])
     both = scores if previous is None else _concat_keyed([previous, scores])
+    # the resampling runs in the background while the cohort interval and the change tests are computed
     replicates = inference.bootstrap_replicates(both, group=("wave", "council_id"), unit="unit_id",
                                                 respondent="respondent_key", value="score", n_resamples=n_resamples,
-                                                seed=seed)
-    waves = scores["wave"].cat.remove_unused_categories().cat.categories.tolist()
-    councils = replicates.intervals(ci, where={"wave": waves})
+                                                seed=seed, background=True)
     pooled = inference.cluster_bootstrap_means(scores, cluster="council_id", group=("wave",), unit="unit_id",
                                                value="score", n_resamples=n_resamples, ci=ci, seed=seed,
                                                min_clusters=int(st["cohort_ci_min_councils"]))
@@ -507,6 +506,8 @@ def _bootstrap(scores: pd.DataFrame, previous: pd.DataFrame | None, st: Mapping[
                                        respondent="respondent_key", value="score", n_resamples=n_resamples, ci=ci,
                                        seed=seed, family=("council_id", "level", "wave_from", "wave_to"),
                                        min_paired=int(st["min_paired"]), replicates=replicates)
+    waves = scores["wave"].cat.remove_unused_categories().cat.categories.tolist()
+    councils = replicates.intervals(ci, where={"wave": waves})
     del replicates
     boot = pd.concat([_plain_keys(councils), _plain_keys(pooled.drop(columns="n_clusters")).assign(council_id=COHORT_ID)],
                      ignore_index=True)
