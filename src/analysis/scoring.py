@@ -544,12 +544,34 @@ def _combine(parts: list[tuple[np.ndarray, int]]) -> tuple[np.ndarray, int] | No
     return dense, len(uniq)
 
 
+def _all_distinct(parts: list[tuple[np.ndarray, int]]) -> bool:
+    """Whether no two rows share the combination of these codes (False also when it cannot tell cheaply)."""
+    key, size = parts[0]
+    for codes, k in parts[1:]:
+        size *= max(k, 1)
+        if size >= 2 ** 62:
+            return False
+        key = key * max(k, 1) + codes
+    if size <= 4 * len(key) + (1 << 20):
+        return len(key) == 0 or int(np.bincount(key, minlength=size).max()) <= 1
+    return len(np.unique(key)) == len(key)
+
+
+def _value_ranks(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(valid, rank of each valid value among the distinct ones, the distinct values sorted)."""
+    ok = ~np.isnan(x)
+    vcode, vuniq = pd.factorize(x[ok])
+    rank_of = np.empty(len(vuniq), dtype=np.int64)
+    rank_of[np.argsort(vuniq, kind="stable")] = np.arange(len(vuniq))
+    return ok, rank_of[vcode], np.sort(vuniq)
+
+
 def _group_stats(x: np.ndarray, g: np.ndarray, n_groups: int, favourable_min: float,
-                 unfavourable_max: float) -> dict[str, np.ndarray]:
+                 unfavourable_max: float, ranks: tuple[np.ndarray, np.ndarray, np.ndarray]) -> dict[str, np.ndarray]:
     """n, mean, sd, median, q1, q3 and the shares of the valid values ``x`` per group ``g``, as
     pandas computes them (group median: mean of the two middle values; quartiles: pandas'
-    ``quantile(interpolation='linear')``, Hyndman & Fan type 7)."""
-    ok = ~np.isnan(x)
+    ``quantile(interpolation='linear')``, Hyndman & Fan type 7). ``ranks``: :func:`_value_ranks` of ``x``."""
+    ok, vrank, srt = ranks
     xo, go = x[ok], g[ok]
     n = np.bincount(go, minlength=n_groups)
     has = n > 0
@@ -565,13 +587,11 @@ def _group_stats(x: np.ndarray, g: np.ndarray, n_groups: int, favourable_min: fl
     fav = np.bincount(go, weights=xo >= favourable_min, minlength=n_groups)
     unf = np.bincount(go, weights=xo <= unfavourable_max, minlength=n_groups)
     # the values of each group in order: one sort of (group, rank of the value)
-    vcode, vuniq = pd.factorize(xo)
-    n_val = max(len(vuniq), 1)
-    srt = np.sort(vuniq)
-    rank_of = np.empty(len(vuniq), dtype=np.int64)
-    rank_of[np.argsort(vuniq, kind="stable")] = np.arange(len(vuniq))
+    n_val = max(len(srt), 1)
     if n_groups * n_val < 2 ** 62:
-        key = np.sort(go * n_val + rank_of[vcode])
+        key = go * n_val
+        key += vrank
+        key.sort()
         sorted_x = srt[key % n_val] if len(key) else np.zeros(0)
     else:
         sorted_x = xo[np.lexsort((xo, go))]
@@ -629,8 +649,7 @@ def _summarise_numpy(scores: pd.DataFrame, *, levels: tuple[str, ...], by: list[
         x = x[rows]
     # each respondent once per unit (else pandas raises the error)
     resp = _combine([c["wave"], c["council_id"], c["respondent_key"]])
-    slot = None if resp is None else _combine([resp, c["level"], c["unit_id"]])
-    if slot is None or slot[1] < len(x):
+    if resp is None or not _all_distinct([resp, c["level"], c["unit_id"]]):
         return None
     # units in instrument order, then the others in order of first appearance (as summarise)
     unit_first = _first_rows(*c["unit_id"])
@@ -642,6 +661,7 @@ def _summarise_numpy(scores: pd.DataFrame, *, levels: tuple[str, ...], by: list[
     else:
         unit_order = pd.Index(seen)
     parts = []
+    ranks = _value_ranks(x)
     scopes = [("council", [*by, "level", "unit_id"])]
     if cohort:
         scopes.append(("cohort", ["wave", *extra, "level", "unit_id"]))
@@ -655,7 +675,7 @@ def _summarise_numpy(scores: pd.DataFrame, *, levels: tuple[str, ...], by: list[
         part = pd.DataFrame({k: scores[k].iloc[at].reset_index(drop=True) for k in keys})
         part["council_name"] = scores["council_name"].iloc[at].reset_index(drop=True)
         part["unit_name"] = scores["unit_name"].iloc[at].reset_index(drop=True)
-        for name, values in _group_stats(x, g, n_groups, favourable_min, unfavourable_max).items():
+        for name, values in _group_stats(x, g, n_groups, favourable_min, unfavourable_max, ranks).items():
             part[name] = values
         if scope == "cohort":
             part = part.assign(council_id=COHORT_ID, council_name=COHORT_NAME)
