@@ -239,6 +239,14 @@ def test_kruskal_wallis_matches_scipy(scores: pd.DataFrame) -> None:
         assert row.epsilon2 == pytest.approx(ref.statistic / ((row.n ** 2 - 1) / (row.n + 1)))
 
 
+def test_council_tests_are_kruskal_wallis_and_council_vs_rest(scores: pd.DataFrame) -> None:
+    kw, vs = inf.council_tests(scores, family=("wave", "council_id", "level"))
+    pd.testing.assert_frame_equal(kw, kruskal_wallis(scores))
+    pd.testing.assert_frame_equal(vs, council_vs_rest(scores, family=("wave", "council_id", "level")))
+    kw0, vs0 = inf.council_tests(scores.iloc[:0])
+    assert kw0.empty and vs0.empty and list(vs0.columns) == ["wave", "unit_id", "council_id"] + COUNCIL_VS_REST_COLUMNS
+
+
 def test_kruskal_wallis_degenerate() -> None:
     df = pd.DataFrame({"wave": "w", "unit_id": ["E01"] * 3 + ["E02"] * 4,
                        "council_id": ["a", "a", "a", "a", "a", "b", "b"],
@@ -459,6 +467,16 @@ def test_bootstrap_replicates_intervals_are_bootstrap_means(scores: pd.DataFrame
     assert rep.intervals(where={"wave": ["none"]}).empty
     with pytest.raises(ValueError, match="group columns"):
         rep.intervals(where={"unit_id": ["E01"]})
+
+
+def test_bootstrap_replicates_in_the_background_are_the_same_draws(scores: pd.DataFrame) -> None:
+    now = bootstrap_replicates(scores, n_resamples=300, seed=9)
+    later = bootstrap_replicates(scores, n_resamples=300, seed=9, background=True)
+    np.testing.assert_array_equal(later.dev, now.dev)          # waits for the background draw
+    np.testing.assert_array_equal(later.center, now.center)
+    pd.testing.assert_frame_equal(later.intervals(), now.intervals())
+    pd.testing.assert_frame_equal(wave_change(scores, n_resamples=300, replicates=later),
+                                  wave_change(scores, n_resamples=300, replicates=now))
 
 
 # ------------------------------------------------------------------------------------------

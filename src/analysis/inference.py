@@ -14,6 +14,7 @@ group (and a ``reason`` column that says why a statistic is NaN). See
   Cliff's delta, Holm-adjusted p-values, percentile rank of the council mean).
 - :func:`kruskal_wallis`: do the councils differ at all (H, epsilon squared)?
 - :func:`dunn`: which pairs of councils differ (Dunn's z, Holm-adjusted).
+- :func:`council_tests`: Kruskal-Wallis and council vs rest together (the ranks computed once).
 - :func:`wave_change`: change between consecutive waves (bootstrap interval of the change,
   Mann-Whitney U, paired Wilcoxon signed-rank test on the respondents who answered both waves).
 - :func:`holm`: the Holm step-down adjustment, vectorised over families.
@@ -73,6 +74,7 @@ __all__ = [
     "bootstrap_means",
     "bootstrap_replicates",
     "cluster_bootstrap_means",
+    "council_tests",
     "council_vs_rest",
     "dunn",
     "holm",
@@ -1591,7 +1593,13 @@ def council_vs_rest(data: pd.DataFrame, *, by: str | Sequence[str] = ("wave", "u
     cols = list(by) + [group] + COUNCIL_VS_REST_COLUMNS
     if len(data) == 0:
         return _empty(data, cols, {"n": "int64", "n_rest": "int64"})
-    bl = _blocks(data, by, group, value)
+    return _council_vs_rest(_blocks(data, by, group, value), data, by=by, group=group, family=family)
+
+
+def _council_vs_rest(bl: _Blocks, data: pd.DataFrame, *, by: tuple[str, ...], group: str,
+                     family: tuple[str, ...]) -> pd.DataFrame:
+    """:func:`council_vs_rest` from the blocks of ``data`` (shared with :func:`kruskal_wallis`)."""
+    cols = list(by) + [group] + COUNCIL_VS_REST_COLUMNS
     cb = bl.cell_block
     n1 = bl.n
     n_tot = bl.n_block[cb]
@@ -1700,7 +1708,12 @@ def kruskal_wallis(data: pd.DataFrame, *, by: str | Sequence[str] = ("wave", "un
     cols = list(by) + KRUSKAL_COLUMNS
     if len(data) == 0:
         return _empty(data, cols, {"n": "int64", "n_groups": "int64"})
-    bl = _blocks(data, by, group, value)
+    return _kruskal_wallis(_blocks(data, by, group, value), data, by=by)
+
+
+def _kruskal_wallis(bl: _Blocks, data: pd.DataFrame, *, by: tuple[str, ...]) -> pd.DataFrame:
+    """:func:`kruskal_wallis` from the blocks of ``data`` (shared with :func:`council_vs_rest`)."""
+    cols = list(by) + KRUSKAL_COLUMNS
     nb = bl.bk.n
     cb = bl.cell_block
     has = bl.n > 0
@@ -1723,6 +1736,27 @@ def kruskal_wallis(data: pd.DataFrame, *, by: str | Sequence[str] = ("wave", "un
                                     p_value=p, epsilon2=eps2)
     out["reason"] = pd.Series(reason, dtype="str")
     return out[cols].reset_index(drop=True)
+
+
+def council_tests(data: pd.DataFrame, *, by: str | Sequence[str] = ("wave", "unit_id"), group: str = "council_id",
+                  value: str = "score", family: str | Sequence[str] = ("wave", "council_id", "level")
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`kruskal_wallis` and :func:`council_vs_rest` of the same table, ranking the scores once.
+
+    Both tests rank each block's scores (per wave x unit by default) and sum the ranks per
+    council; this computes that once and returns ``(kruskal_wallis(...), council_vs_rest(...))``,
+    the very tables the two functions return. Arguments and errors as theirs.
+    """
+    by = _as_tuple(by)
+    family = _as_tuple(family)
+    _check_columns(data, by + (group, value))
+    _values(data, value)
+    if len(data) == 0:
+        return (kruskal_wallis(data, by=by, group=group, value=value),
+                council_vs_rest(data, by=by, group=group, value=value, family=family))
+    bl = _blocks(data, by, group, value)
+    return (_kruskal_wallis(bl, data, by=by),
+            _council_vs_rest(bl, data, by=by, group=group, family=family))
 
 
 @_doc

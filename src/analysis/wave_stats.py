@@ -529,14 +529,18 @@ def _enrich(summary: pd.DataFrame, boot: pd.DataFrame, agree: pd.DataFrame) -> p
     return out
 
 
-def _cohort_stats(scores: pd.DataFrame, alpha: pd.DataFrame, names: Mapping[str, tuple[str, str]]) -> pd.DataFrame:
-    """ICC, Kruskal-Wallis and ``alpha`` (:func:`agreement.cronbach_alpha` per wave x unit) in one
-    row per unit."""
+def _cohort_stats(scores: pd.DataFrame, alpha: pd.DataFrame, names: Mapping[str, tuple[str, str]],
+                  kw: pd.DataFrame | None = None) -> pd.DataFrame:
+    """ICC, Kruskal-Wallis (``kw`` if already computed on ``scores``) and ``alpha``
+    (:func:`agreement.cronbach_alpha` per wave x unit) in one row per unit."""
     councils = scores
     if COHORT_ID in scores["council_id"].cat.categories:
         councils = scores[scores["council_id"].astype("str") != COHORT_ID]
+        kw = None
     icc = _plain_keys(agreement.icc_anova(councils, group="council_id", value="score", by=["wave", "unit_id"]))
-    kw = _plain_keys(inference.kruskal_wallis(councils, by=("wave", "unit_id"), group="council_id", value="score"))
+    if kw is None:
+        kw = inference.kruskal_wallis(councils, by=("wave", "unit_id"), group="council_id", value="score")
+    kw = _plain_keys(kw)
     keys = ["wave", "unit_id"]
     out = icc.rename(columns={"n_groups": "n_councils", "p_value": "f_p_value", "reason": "icc_reason"})
     out = out.merge(alpha.rename(columns={"n": "alpha_n", "ci_low": "alpha_ci_low", "ci_high": "alpha_ci_high",
@@ -618,10 +622,11 @@ def _other_statistics(responses: pd.DataFrame, scores: pd.DataFrame, respondent_
         alpha = _plain_keys(agreement.cronbach_alpha(full, ci=float(st["confidence"]), **kw))
         item_total = _plain_keys(agreement.item_total(full, **kw))
         del full
-    out["cohort_stats"] = _cohort_stats(scores, alpha, names)
+    kw, vs = inference.council_tests(scores, by=("wave", "unit_id"), group="council_id", value="score",
+                                     family=("wave", "council_id", "level"))
+    out["cohort_stats"] = _cohort_stats(scores, alpha, names, kw)
     out["item_total"] = _label(item_total, names, council_names, council=None)
-    vs = _plain_keys(inference.council_vs_rest(scores, by=("wave", "unit_id"), group="council_id", value="score",
-                                               family=("wave", "council_id", "level")))
+    vs = _plain_keys(vs)
     vs["suppressed"] = vs["n"].fillna(0).to_numpy() < st["threshold"]
     out["council_vs_cohort"] = _label(vs, names, council_names)
     keyed = pd.DataFrame({c: scores[c] if c in scores.columns else respondent_scores[c]
