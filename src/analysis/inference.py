@@ -240,6 +240,8 @@ def _encode_categorical(col: pd.Series, *, name: str) -> tuple[np.ndarray, np.nd
     used = np.flatnonzero(np.bincount(cat_codes, minlength=len(col.cat.categories)))
     uniques = np.asarray(pd.Categorical.from_codes(used, dtype=col.dtype))   # as col.to_numpy() gives them
     order = _sort_order(uniques)
+    if len(used) == len(col.cat.categories) and (order == np.arange(len(order))).all():
+        return cat_codes.astype(np.int64), uniques          # every category used, already in sorted order
     rank = np.full(len(col.cat.categories), -1, dtype=np.int64)
     rank[used[order]] = np.arange(len(order))
     return rank[cat_codes], uniques[order]
