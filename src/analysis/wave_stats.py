@@ -489,7 +489,7 @@ def _bootstrap(scores: pd.DataFrame, previous: pd.DataFrame | None, st: Mapping[
     the current wave's council CIs and the change CIs come from the same resamples.
     """
     n_resamples, ci, seed = int(st["bootstrap_resamples"]), float(st["confidence"]), int(st["seed"])
-    both = scores if previous is None else _concat_keyed([previous, scores])
+    both = scores if previous is None else _concat_keyed([_categorical_keys(previous), scores])
     # the resampling runs in the background while the cohort interval and the change tests are computed
     replicates = inference.bootstrap_replicates(both, group=("wave", "council_id"), unit="unit_id",
                                                 respondent="respondent_key", value="score", n_resamples=n_resamples,
@@ -673,8 +673,8 @@ def wave_statistics(*, responses: pd.DataFrame, respondent_scores: pd.DataFrame,
                                                   "unit_id", "score"]])
     previous = None
     if previous_scores is not None and len(previous_scores):
-        previous = _categorical_keys(previous_scores[["wave", "council_id", "respondent_key", "perspective", "level",
-                                                      "unit_id", "score"]])
+        previous = previous_scores[["wave", "council_id", "respondent_key", "perspective", "level", "unit_id",
+                                    "score"]]
     # The bootstrap (resampling on two threads of its own, then the change tests) runs beside the
     # rest, which is single-threaded numpy: the two cores stay busy. Results do not depend on it.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bootstrap") as pool:
