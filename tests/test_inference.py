@@ -590,6 +590,26 @@ def test_cluster_bootstrap_degenerate_inputs() -> None:
         cluster_bootstrap_means(six, cluster="region")
 
 
+def test_cluster_intervals_from_replicates_equal_cluster_bootstrap_means() -> None:
+    """The cohort rows from the sums kept with the council x wave replicates: the same table as
+    cluster_bootstrap_means on the rows of the selected waves (same resamples, same numbers)."""
+    df = make_scores(seed=11, councils=7, n_range=(1, 15), missing=0.3)
+    df.loc[(df["council_id"] == "C2") & (df["unit_id"] == "E02"), "score"] = 3.0      # one flat council
+    df.loc[(df["unit_id"] == "G1") & (df["wave"] == "2024-01"), "score"] = 4.0         # a flat wave x unit
+    assert sorted(df["wave"].unique()) == ["2023-01", "2024-01"]
+    rep = bootstrap_replicates(df, group=("wave", "council_id"), n_resamples=300, seed=3)
+    for waves in (["2023-01"], ["2024-01"], ["2023-01", "2024-01"]):
+        got = rep.cluster_intervals(0.9, where={"wave": waves}, seed=4, min_clusters=3)
+        want = cluster_bootstrap_means(df[df["wave"].isin(waves)], n_resamples=300, ci=0.9, seed=4, min_clusters=3)
+        pd.testing.assert_frame_equal(got, want)
+        assert len(got) == 3 * len(waves) and got["ci_low"].notna().any()
+    flat = got.set_index(["wave", "unit_id"])
+    assert flat.loc[("2024-01", "G1"), "reason"] == "all valid scores are equal"
+    assert rep.cluster_intervals(where={"wave": ["none"]}).empty
+    with pytest.raises(ValueError, match="group columns"):
+        rep.cluster_intervals(cluster="unit_id")
+
+
 def test_cluster_bootstrap_reproducible_and_row_order_free(scores: pd.DataFrame) -> None:
     a = cluster_bootstrap_means(scores, n_resamples=500, seed=5, min_clusters=3)
     b = cluster_bootstrap_means(scores.sample(frac=1, random_state=1), n_resamples=500, seed=5, min_clusters=3)

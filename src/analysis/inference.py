@@ -1061,6 +1061,8 @@ class BootstrapReplicates:
     uk: _Keys                       # unit codes and values
     dtypes: dict[str, Any]          # dtype of each key column of the source table
     n: np.ndarray                   # (G, U) respondents with a valid score
+    total: np.ndarray               # (G, U) the sum of their scores
+    some_value: np.ndarray          # (G, U) one of their scores (NaN when n = 0)
     mean: np.ndarray                # (G, U) their mean (NaN when n = 0)
     present: np.ndarray             # (G, U) the group has rows for the unit
     spread: np.ndarray              # (G, U) the valid scores are not all equal
@@ -1133,6 +1135,74 @@ class BootstrapReplicates:
         return out[cols].reset_index(drop=True)
 
 
+    def cluster_intervals(self, ci: float = 0.95, *, cluster: str = "council_id",
+                          where: Mapping[str, Sequence[Any]] | None = None, n_resamples: int | None = None,
+                          seed: int | None = 12345, min_clusters: int = 5) -> pd.DataFrame:
+        """:func:`cluster_bootstrap_means` of the table these replicates were drawn from.
+
+        The cluster bootstrap needs only each group's sums and counts of valid scores, which are
+        kept here: no second pass over the rows. ``cluster`` must be one of the group columns (the
+        remaining ones define the pooled groups, e.g. the wave); ``where`` selects groups as in
+        :meth:`intervals`. Same table, resamples and reasons as ``cluster_bootstrap_means(data
+        restricted by where, cluster=cluster, group=<the other group columns>, ...)``, except that
+        key columns keep the dtypes of the replicates' table. ``n_resamples`` defaults to the
+        replicates' own.
+
+        Raises
+        ------
+        ValueError
+            ``cluster`` is not a group column, or bad ``ci``, ``n_resamples`` or ``min_clusters``.
+        """
+        if cluster not in self.group:
+            raise ValueError(f"`cluster` must be one of the group columns {self.group}, not {cluster!r}.")
+        n_resamples = self.n_resamples if n_resamples is None else n_resamples
+        _check_bootstrap_args(n_resamples, ci)
+        if int(min_clusters) != min_clusters or min_clusters < 2:
+            raise ValueError(f"The value for `min_clusters` must be an integer of at least 2, but {min_clusters!r} "
+                             "was passed.")
+        rest = tuple(c for c in self.group if c != cluster)
+        cols = list(rest) + [self.unit] + CLUSTER_BOOTSTRAP_COLUMNS
+        keep = np.ones(self.gk.n, dtype=bool)
+        for col, values in (where or {}).items():
+            if col not in self.group:
+                raise ValueError(f"`where` can only select by the group columns {self.group}, not {col!r}.")
+            keep &= pd.Series(self.gk.columns[col]).isin(list(values)).to_numpy()
+        sel = np.flatnonzero(keep)
+        if len(sel) == 0:
+            return pd.DataFrame({c: pd.Series([], dtype=self.dtypes.get(c, "float64")) for c in cols}).astype(
+                {"n_clusters": "int64", "n": "int64", "reason": "str"})
+        part = dict(zip(self.group, self.gk.parts, strict=True))
+        rest_codes = [np.asarray(part[c])[sel] for c in rest]
+        if rest_codes:
+            grp_key = np.zeros(len(sel), dtype=np.int64)
+            for c, codes in zip(rest, rest_codes, strict=True):
+                grp_key = grp_key * (len(self.encoded[c][1]) + 1) + codes
+            _, grp = np.unique(grp_key, return_inverse=True)
+        else:
+            grp = np.zeros(len(sel), dtype=np.int64)
+        order = np.lexsort((np.asarray(part[cluster])[sel], grp))      # by pooled group, then cluster
+        sel, grp = sel[order], grp.reshape(-1)[order]
+        k = np.bincount(grp)
+        first = np.cumsum(k) - k
+        counts = self.n[sel].astype(np.float64)
+        value = np.where(self.n[sel] > 0, self.some_value[sel], np.nan)
+        present = np.add.reduceat(self.present[sel].astype(np.int64), first, axis=0) > 0
+        with np.errstate(invalid="ignore"):
+            differ = np.fmax.reduceat(value, first, axis=0) != np.fmin.reduceat(value, first, axis=0)
+        spread = (np.add.reduceat(self.spread[sel].astype(np.int64), first, axis=0) > 0) | (differ & ~np.isnan(
+            np.fmax.reduceat(value, first, axis=0)))
+        cp = _ClusterParts(gk=self.gk, uk=self.uk, totals=self.total[sel], counts=counts, first=first,
+                           n_clusters=k, present=present.reshape(-1), spread=spread.reshape(-1))
+        heads = sel[first]
+
+        def group_frame(idx: np.ndarray) -> pd.DataFrame:
+            frame = self.gk.frame(self.dtypes, heads[idx])
+            return frame[list(rest)].reset_index(drop=True)
+
+        return _cluster_table(cp, group_frame, lambda idx: self.uk.frame(self.dtypes, idx)[self.unit], cols,
+                              n_resamples=n_resamples, ci=ci, seed=seed, min_clusters=min_clusters)
+
+
 def _cell_intervals(dev: np.ndarray, rows: np.ndarray, ci: float) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_percentile_interval` of the rows ``rows`` of ``dev`` (cells x resamples), a chunk of
     rows at a time (bounded memory: the sort copies its input)."""
@@ -1197,8 +1267,8 @@ def bootstrap_replicates(data: pd.DataFrame, *, group: str | Sequence[str] = ("w
     total = np.bincount(cell[ok], weights=x[ok], minlength=gk.n * n_units)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(n > 0, total / np.maximum(n, 1), np.nan)
-    spread = _spread(cell[ok], x[ok], gk.n * n_units)
-    del x, ok, cell, total
+    spread, some_value = _spread_value(cell[ok], x[ok], gk.n * n_units)
+    del x, ok, cell
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (1 << 63))
 
@@ -1215,7 +1285,8 @@ def bootstrap_replicates(data: pd.DataFrame, *, group: str | Sequence[str] = ("w
         draw.set_result(resample())
     return BootstrapReplicates(
         group=group, unit=unit, respondent=resp_cols, value=value, n_resamples=int(n_resamples), gk=gk, uk=uk,
-        dtypes={c: data[c].dtype for c in (*group, unit)}, n=n.reshape(shape), mean=mean.reshape(shape),
+        dtypes={c: data[c].dtype for c in (*group, unit)}, n=n.reshape(shape), total=total.reshape(shape),
+        some_value=some_value.reshape(shape), mean=mean.reshape(shape),
         present=present.reshape(shape), spread=spread.reshape(shape), draw=draw, xr=xr, sizes=sizes,
         start=start, row_key=row_key, n_resp_codes=rk.n, encoded=enc, source=weakref.ref(data))
 
@@ -1405,7 +1476,16 @@ def cluster_bootstrap_means(data: pd.DataFrame, *, cluster: str = "council_id",
     if len(data) == 0:
         return _empty(data, cols, {"n_clusters": "int64", "n": "int64"})
     cp = _cluster_parts(data, x, cluster=cluster, group=group, unit=unit)
-    gk, uk, n_units = cp.gk, cp.uk, cp.uk.n
+    return _cluster_table(cp, lambda idx: cp.gk.frame(data, idx), lambda idx: cp.uk.frame(data, idx)[unit],
+                          cols, n_resamples=n_resamples, ci=ci, seed=seed, min_clusters=min_clusters)
+
+
+def _cluster_table(cp: _ClusterParts, group_frame: Callable[[np.ndarray], pd.DataFrame],
+                   unit_values: Callable[[np.ndarray], pd.Series], cols: list[str], *, n_resamples: int, ci: float,
+                   seed: int | None, min_clusters: int) -> pd.DataFrame:
+    """The table of :func:`cluster_bootstrap_means` from the per-cluster sums ``cp``."""
+    n_units = cp.uk.n if cp.uk is not None else cp.totals.shape[1]
+    n_groups = len(cp.first)
     totals, counts, first, k = cp.totals, cp.counts, cp.first, cp.n_clusters
     n = np.add.reduceat(counts, first, axis=0).reshape(-1)              # every group has a cluster
     total = np.add.reduceat(totals, first, axis=0).reshape(-1)
@@ -1417,7 +1497,7 @@ def cluster_bootstrap_means(data: pd.DataFrame, *, cluster: str = "council_id",
         seed = int(np.random.SeedSequence().entropy % (1 << 63))
     reps = _cluster_replicates(totals, counts, first, k, n_resamples=int(n_resamples), seed=seed)
     flat = np.flatnonzero(present)
-    lo, hi = _cell_intervals(reps.reshape(gk.n * n_units, -1), flat, ci)
+    lo, hi = _cell_intervals(reps.reshape(n_groups * n_units, -1), flat, ci)
     del reps
     n, mean, spread, n_clusters = n[flat], mean[flat], spread[flat], n_clusters[flat]
     few = (n >= 2) & spread & (n_clusters < min_clusters)
@@ -1427,8 +1507,8 @@ def cluster_bootstrap_means(data: pd.DataFrame, *, cluster: str = "council_id",
     reason = _reasons(len(flat), (n == 0, "no valid scores"), (n == 1, "fewer than 2 valid scores"),
                       ((n >= 2) & ~spread, "all valid scores are equal"),
                       (few, f"fewer than {int(min_clusters)} councils: no cohort interval"))
-    out = gk.frame(data, flat // n_units)
-    out[unit] = uk.frame(data, flat % n_units)[unit].to_numpy()
+    out = group_frame(flat // n_units)
+    out[cols[len(out.columns)]] = unit_values(flat % n_units).to_numpy()
     out = out.assign(n_clusters=n_clusters.astype(np.int64), n=n.astype(np.int64), mean=mean, ci_low=lo, ci_high=hi,
                      reason=reason.astype(str))
     out["reason"] = out["reason"].astype("str")
@@ -1452,9 +1532,14 @@ def _check_replicates(rep: BootstrapReplicates, data: pd.DataFrame, *, group: st
 
 def _spread(cell: np.ndarray, x: np.ndarray, n_cell: int) -> np.ndarray:
     """True for cells whose values are not all equal."""
+    return _spread_value(cell, x, n_cell)[0]
+
+
+def _spread_value(cell: np.ndarray, x: np.ndarray, n_cell: int) -> tuple[np.ndarray, np.ndarray]:
+    """True for cells whose values are not all equal, and one of each cell's values (NaN: none)."""
     rep = np.full(n_cell, np.nan)
     rep[cell] = x
-    return np.bincount(cell, weights=(x != rep[cell]).astype(np.float64), minlength=n_cell) > 0
+    return np.bincount(cell, weights=(x != rep[cell]).astype(np.float64), minlength=n_cell) > 0, rep
 
 
 def _empty(data: pd.DataFrame, cols: list[str], dtypes: dict[str, str]) -> pd.DataFrame:

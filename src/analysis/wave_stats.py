@@ -486,7 +486,8 @@ def _bootstrap(scores: pd.DataFrame, previous: pd.DataFrame | None, st: Mapping[
     with the previous wave, the change per council x unit (:func:`inference.wave_change`).
 
     The council x wave means of both waves are resampled once (:func:`inference.bootstrap_replicates`):
-    the current wave's council CIs and the change CIs come from the same resamples.
+    the current wave's council CIs and the change CIs come from the same resamples, and the
+    cohort's cluster bootstrap from the per-council sums kept with them.
     """
     n_resamples, ci, seed = int(st["bootstrap_resamples"]), float(st["confidence"]), int(st["seed"])
     both = scores if previous is None else _concat_keyed([_categorical_keys(previous), scores])
@@ -494,9 +495,10 @@ def _bootstrap(scores: pd.DataFrame, previous: pd.DataFrame | None, st: Mapping[
     replicates = inference.bootstrap_replicates(both, group=("wave", "council_id"), unit="unit_id",
                                                 respondent="respondent_key", value="score", n_resamples=n_resamples,
                                                 seed=seed, background=True)
-    pooled = inference.cluster_bootstrap_means(scores, cluster="council_id", group=("wave",), unit="unit_id",
-                                               value="score", n_resamples=n_resamples, ci=ci, seed=seed,
-                                               min_clusters=int(st["cohort_ci_min_councils"]))
+    waves = scores["wave"].cat.remove_unused_categories().cat.categories.tolist()
+    # cohort rows: councils resampled (cluster_bootstrap_means of `scores`, from the sums kept above)
+    pooled = replicates.cluster_intervals(ci, cluster="council_id", where={"wave": waves}, seed=seed,
+                                          min_clusters=int(st["cohort_ci_min_councils"]))
     few = pooled["reason"].str.contains("councils: no cohort interval", regex=False)
     if few.any():
         logger.info("no cohort interval for %d unit(s): %s", int(few.sum()), pooled.loc[few, "reason"].iloc[0])
@@ -506,7 +508,6 @@ def _bootstrap(scores: pd.DataFrame, previous: pd.DataFrame | None, st: Mapping[
                                        respondent="respondent_key", value="score", n_resamples=n_resamples, ci=ci,
                                        seed=seed, family=("council_id", "level", "wave_from", "wave_to"),
                                        min_paired=int(st["min_paired"]), replicates=replicates)
-    waves = scores["wave"].cat.remove_unused_categories().cat.categories.tolist()
     councils = replicates.intervals(ci, where={"wave": waves})
     del replicates
     boot = pd.concat([_plain_keys(councils), _plain_keys(pooled.drop(columns="n_clusters")).assign(council_id=COHORT_ID)],
