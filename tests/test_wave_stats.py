@@ -274,8 +274,9 @@ def test_cohort_interval_needs_the_minimum_number_of_councils(six_councils, inst
         assert cohort["ci_low"].isna().all() and cohort["ci_high"].isna().all()
         council = fewer[name][fewer[name]["scope"] == "council"]
         assert council["ci_low"].notna().any()      # council rows keep theirs (from a draw of this wave only)
+        before = stats[name][stats[name]["scope"] == "council"]
         pd.testing.assert_frame_equal(council.drop(columns=["ci_low", "ci_high"]),
-                                      stats[name][stats[name]["scope"] == "council"].drop(columns=["ci_low", "ci_high"]))
+                                      before.drop(columns=["ci_low", "ci_high"]))
     out = inference.cluster_bootstrap_means(t2["respondent_scores"], min_clusters=7, n_resamples=200)
     assert out["reason"].eq("fewer than 7 councils: no cohort interval").all() and out["ci_low"].isna().all()
 

@@ -2278,7 +2278,8 @@ def wave_change(data: pd.DataFrame, *, group: str = "council_id", unit: str = "u
     # the row-level arrays are not needed any more: free them before the bootstrap
     del x, ok, cell, gu_cell, gk, uk, wk, enc, row_key
 
-    # paired Wilcoxon (before the bootstrap interval, whose resamples may still be being drawn): respondents (same key) with a valid score in both waves of the pair
+    # paired Wilcoxon: respondents (same key) with a valid score in both waves of the pair (before
+    # the bootstrap interval, whose resamples may still be being drawn in the background)
     d_pair, d = _paired_differences(xr, sizes, start, resp_of_row, n_resp_codes, i_from, i_to, pu, n_gw)
     n_paired = np.bincount(d_pair, minlength=n_pairs)
     w_stat, w_p, n_eff, w_sd = _wilcoxon(d_pair, d, n_pairs, zero_method)

@@ -510,8 +510,8 @@ def _bootstrap(scores: pd.DataFrame, previous: pd.DataFrame | None, st: Mapping[
                                        min_paired=int(st["min_paired"]), replicates=replicates)
     councils = replicates.intervals(ci, where={"wave": waves})
     del replicates
-    boot = pd.concat([_plain_keys(councils), _plain_keys(pooled.drop(columns="n_clusters")).assign(council_id=COHORT_ID)],
-                     ignore_index=True)
+    pooled = _plain_keys(pooled.drop(columns="n_clusters")).assign(council_id=COHORT_ID)
+    boot = pd.concat([_plain_keys(councils), pooled], ignore_index=True)
     return boot, change
 
 
@@ -603,7 +603,8 @@ def _perspective_scores(scores: pd.DataFrame, *, instrument: Instrument, setting
 
 def _other_statistics(responses: pd.DataFrame, scores: pd.DataFrame, respondent_scores: pd.DataFrame, *,
                       instrument: Instrument, settings: Mapping[str, Any], st: Mapping[str, Any],
-                      names: Mapping[str, tuple[str, str]], council_names: Mapping[str, str]) -> dict[str, pd.DataFrame]:
+                      names: Mapping[str, tuple[str, str]], council_names: Mapping[str, str]
+                      ) -> dict[str, pd.DataFrame]:
     """The statistics that need no bootstrap: agreement (key ``agreement``), ``cohort_stats``,
     ``item_total``, ``council_vs_cohort`` and ``perspective_scores``."""
     n_options = len(instrument.scale.codes)
