@@ -1283,6 +1283,11 @@ def bootstrap_replicates(data: pd.DataFrame, *, group: str | Sequence[str] = ("w
     else:
         draw = Future()
         draw.set_result(resample())
+    # keep what the summaries need, not the row codes (4 x 8 bytes per row): the key values and
+    # the encodings of the group and unit columns (wave_change reuses them), no respondent codes
+    gk = _Keys(np.zeros(0, dtype=np.int64), gk.n, gk.columns, gk.parts)
+    uk = _Keys(np.zeros(0, dtype=np.int64), uk.n, uk.columns, uk.parts)
+    enc = {c: v for c, v in enc.items() if c in (*group, unit)}
     return BootstrapReplicates(
         group=group, unit=unit, respondent=resp_cols, value=value, n_resamples=int(n_resamples), gk=gk, uk=uk,
         dtypes={c: data[c].dtype for c in (*group, unit)}, n=n.reshape(shape), total=total.reshape(shape),
