@@ -122,6 +122,8 @@ def test_without_previous_wave_change_is_empty(instrument):
 def test_perspective_scores_flag_small_groups(two_waves):
     _, _, stats = two_waves
     p = stats["perspective_scores"]
+    for col in ("wave", "council_id", "level", "unit_id"):   # plain text, as before the numpy engine
+        assert not isinstance(p[col].dtype, pd.CategoricalDtype) and p[col].map(type).eq(str).all()
     council = p[p["scope"] == "council"]
     assert (council["suppressed"] == (council["n"] < 5)).all()
     # wherever exactly one perspective is hidden, another one is hidden with it

@@ -377,7 +377,8 @@ def summarise(scores: pd.DataFrame, *, level: str | Sequence[str] = "enabler",
         integer codes with ``np.bincount`` and one sort per scope, several times faster on large
         tables (``analysis.wave_stats`` uses it for the perspective breakdown). Counts, shares,
         medians and quartiles are identical; means and standard deviations agree to rounding
-        (about 1e-15: sums are taken in another order). Tables the numpy engine does not take
+        (sums are taken in another order: relative differences up to about 1e-13 on groups of
+        100,000 scores, where pandas' running variance is the less accurate of the two). Tables the numpy engine does not take
         (missing key values, names missing, duplicate rows) go the pandas way, which also
         reports the problem.
 

@@ -598,6 +598,10 @@ def _perspective_scores(scores: pd.DataFrame, *, instrument: Instrument, setting
                       favourable_min=float(section["favourable_min"]),
                       unfavourable_max=float(section["unfavourable_max"]), instrument=instrument,
                       engine="numpy" if _DENSE else "pandas")
+    # the keys were categorical for speed: give them the dtypes of plain values, as the table had
+    for c in ("wave", "council_id", "level", "unit_id"):
+        if isinstance(table[c].dtype, pd.CategoricalDtype) or table[c].dtype == object:
+            table[c] = pd.Series(table[c].to_numpy(), index=table.index)
     # The council's own total is shown, so one hidden perspective could be worked out by subtraction:
     # hide the next smallest too (complementary suppression).
     return complementary_suppression(table, within=["wave", "scope", "council_id", "unit_id"], n="n",
