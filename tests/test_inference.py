@@ -30,11 +30,14 @@ from analysis import inference as inf
 from analysis.exceptions import SchemaMismatchError
 from analysis.inference import (
     BOOTSTRAP_COLUMNS,
+    CLUSTER_BOOTSTRAP_COLUMNS,
     COUNCIL_VS_REST_COLUMNS,
     DUNN_COLUMNS,
     KRUSKAL_COLUMNS,
     WAVE_CHANGE_COLUMNS,
     bootstrap_means,
+    bootstrap_replicates,
+    cluster_bootstrap_means,
     council_vs_rest,
     dunn,
     holm,
@@ -234,6 +237,14 @@ def test_kruskal_wallis_matches_scipy(scores: pd.DataFrame) -> None:
         assert row.p_value == pytest.approx(ref.pvalue, rel=1e-9)
         assert row.df == len(samples) - 1 and row.n_groups == len(samples) and row.n == len(block)
         assert row.epsilon2 == pytest.approx(ref.statistic / ((row.n ** 2 - 1) / (row.n + 1)))
+
+
+def test_council_tests_are_kruskal_wallis_and_council_vs_rest(scores: pd.DataFrame) -> None:
+    kw, vs = inf.council_tests(scores, family=("wave", "council_id", "level"))
+    pd.testing.assert_frame_equal(kw, kruskal_wallis(scores))
+    pd.testing.assert_frame_equal(vs, council_vs_rest(scores, family=("wave", "council_id", "level")))
+    kw0, vs0 = inf.council_tests(scores.iloc[:0])
+    assert kw0.empty and vs0.empty and list(vs0.columns) == ["wave", "unit_id", "council_id"] + COUNCIL_VS_REST_COLUMNS
 
 
 def test_kruskal_wallis_degenerate() -> None:
@@ -446,6 +457,169 @@ def test_bootstrap_means_validates(scores: pd.DataFrame) -> None:
     assert empty.empty and list(empty.columns) == ["wave", "council_id", "unit_id"] + BOOTSTRAP_COLUMNS
 
 
+def test_bootstrap_replicates_intervals_are_bootstrap_means(scores: pd.DataFrame) -> None:
+    """bootstrap_means is the intervals of bootstrap_replicates; `where` keeps rows, not draws."""
+    rep = bootstrap_replicates(scores, n_resamples=300, seed=4)
+    full = rep.intervals(0.9)
+    pd.testing.assert_frame_equal(full, bootstrap_means(scores, n_resamples=300, seed=4, ci=0.9))
+    one = rep.intervals(0.9, where={"wave": ["2024-01"]})
+    pd.testing.assert_frame_equal(one, full[full["wave"] == "2024-01"].reset_index(drop=True))
+    assert rep.intervals(where={"wave": ["none"]}).empty
+    with pytest.raises(ValueError, match="group columns"):
+        rep.intervals(where={"unit_id": ["E01"]})
+
+
+def test_bootstrap_replicates_in_the_background_are_the_same_draws(scores: pd.DataFrame) -> None:
+    now = bootstrap_replicates(scores, n_resamples=300, seed=9)
+    later = bootstrap_replicates(scores, n_resamples=300, seed=9, background=True)
+    np.testing.assert_array_equal(later.dev, now.dev)          # waits for the background draw
+    np.testing.assert_array_equal(later.center, now.center)
+    pd.testing.assert_frame_equal(later.intervals(), now.intervals())
+    pd.testing.assert_frame_equal(wave_change(scores, n_resamples=300, replicates=later),
+                                  wave_change(scores, n_resamples=300, replicates=now))
+
+
+# ------------------------------------------------------------------------------------------
+# cluster_bootstrap_means (cohort rows: councils resampled)
+# ------------------------------------------------------------------------------------------
+def _cluster_loop(df: pd.DataFrame, n_resamples: int, seed: int) -> dict[tuple[str, str], np.ndarray]:
+    """Plain loop over the very resampled council indices of the engine: for each resample, stack
+    the rows of the drawn councils (with repeats) and take the mean of the valid scores."""
+    out = {}
+    for g, (wave, part) in enumerate(sorted(df.groupby("wave"), key=lambda t: t[0])):
+        councils = sorted(part["council_id"].unique())
+        units = sorted(part["unit_id"].unique())
+        rows = {c: part[part["council_id"] == c] for c in councils}
+        reps = {u: np.full(n_resamples, np.nan) for u in units}
+        for j0, idx in inf._cluster_draws(seed, g, len(councils), n_resamples):
+            for j, drawn in enumerate(idx):
+                stacked = pd.concat([rows[councils[i]] for i in drawn])
+                for u in units:
+                    x = stacked.loc[stacked["unit_id"] == u, "score"].dropna().to_numpy()
+                    reps[u][j0 + j] = x.mean() if len(x) else np.nan
+        out |= {(wave, u): r for u, r in reps.items()}
+    return out
+
+
+def test_cluster_bootstrap_equals_plain_loop_on_the_same_resampled_councils() -> None:
+    df = make_scores(seed=5, councils=7, n_range=(1, 12), missing=0.3)
+    x = df["score"].to_numpy()
+    cp = inf._cluster_parts(df, x, cluster="council_id", group=("wave",), unit="unit_id")
+    reps = inf._cluster_replicates(cp.totals, cp.counts, cp.first, cp.n_clusters, n_resamples=60, seed=3)
+    loop = _cluster_loop(df, 60, seed=3)
+    waves, units = cp.gk.columns["wave"], cp.uk.columns["unit_id"]
+    for gi, w in enumerate(waves):
+        for ui, u in enumerate(units):
+            assert np.array_equal(np.isnan(reps[gi, ui]), np.isnan(loop[(w, u)]))
+            np.testing.assert_allclose(reps[gi, ui], loop[(w, u)], rtol=0, atol=1e-12)
+    # and the interval is the percentile interval of those replicates (numpy's linear quantiles)
+    out = cluster_bootstrap_means(df, n_resamples=60, seed=3, ci=0.8, min_clusters=2)
+    for row in out.itertuples(index=False):
+        r = loop[(row.wave, row.unit_id)]
+        r = r[~np.isnan(r)]
+        assert row.ci_low == pytest.approx(np.quantile(r, 0.1), abs=1e-12)
+        assert row.ci_high == pytest.approx(np.quantile(r, 0.9), abs=1e-12)
+        xs = _sample(df, wave=row.wave, unit_id=row.unit_id)
+        assert row.n == len(xs) and row.mean == pytest.approx(xs.mean(), abs=1e-12)
+        assert row.n_clusters == df.loc[(df["wave"] == row.wave) & (df["unit_id"] == row.unit_id)
+                                        & df["score"].notna(), "council_id"].nunique()
+
+
+def test_cluster_bootstrap_hand_example() -> None:
+    """Council a: 1 and 2 (T = 3, N = 2); council b: 5 (T = 5, N = 1). Two councils drawn with
+    replacement: aa -> 3/2 (probability 1/4), ab or ba -> 8/3 (1/2), bb -> 5 (1/4). With 4,000
+    resamples the 2.5% and 97.5% quantiles fall inside the aa and bb atoms: exactly 1.5 and 5."""
+    df = pd.DataFrame({"wave": "w", "council_id": ["a", "a", "b"], "respondent_key": ["r1", "r2", "s1"],
+                       "unit_id": "E01", "score": [1.0, 2.0, 5.0]})
+    out = cluster_bootstrap_means(df, n_resamples=4000, seed=8, min_clusters=2).iloc[0]
+    assert list(out.index) == ["wave", "unit_id"] + CLUSTER_BOOTSTRAP_COLUMNS
+    assert (out["n_clusters"], out["n"], out["mean"]) == (2, 3, pytest.approx(8 / 3))
+    assert out["ci_low"] == 1.5 and out["ci_high"] == 5.0 and out["reason"] == ""
+    cp = inf._cluster_parts(df, df["score"].to_numpy(), cluster="council_id", group=("wave",), unit="unit_id")
+    reps = inf._cluster_replicates(cp.totals, cp.counts, cp.first, cp.n_clusters, n_resamples=4000, seed=8)[0, 0]
+    share = [np.mean(np.isclose(reps, v)) for v in (1.5, 8 / 3, 5.0)]
+    assert sum(share) == 1.0
+    assert stats.chisquare(np.array(share) * 4000, [1000, 2000, 1000]).pvalue > 1e-4
+
+
+def test_cluster_bootstrap_is_wider_than_the_respondent_bootstrap_when_councils_differ() -> None:
+    """8 councils x 80 respondents, council means 0.4 apart on average (ICC(1) about 0.15): the
+    respondent bootstrap treats 640 people as independent; the councils' interval is wider by
+    about the square root of the design effect 1 + 79 x 0.15 (about 3.6)."""
+    rng = np.random.default_rng(3)
+    shift = rng.normal(0, 0.4, 8)
+    df = pd.DataFrame({"wave": "w", "council_id": np.repeat([f"c{c}" for c in range(8)], 80),
+                       "respondent_key": [f"r{i}" for i in range(640)], "unit_id": "E01",
+                       "score": np.clip(3 + np.repeat(shift, 80) + rng.normal(0, 0.9, 640), 1, 5)})
+    clus = cluster_bootstrap_means(df, n_resamples=2000).iloc[0]
+    iid = bootstrap_means(df, group=("wave",), respondent=("council_id", "respondent_key")).iloc[0]
+    assert clus["mean"] == pytest.approx(iid["mean"]) and clus["n"] == iid["n"] == 640
+    assert clus["ci_high"] - clus["ci_low"] > 2 * (iid["ci_high"] - iid["ci_low"])
+
+
+def test_cluster_bootstrap_degenerate_inputs() -> None:
+    one = pd.DataFrame({"wave": "w", "council_id": "a", "unit_id": ["E01", "E02"] * 4,
+                        "score": [1.0, 2.0, 3.0, 4.0, 5.0, 2.0, 4.0, 3.0]})
+    out = cluster_bootstrap_means(one, n_resamples=100)
+    assert out["reason"].eq("fewer than 5 councils: no cohort interval").all()
+    assert out["ci_low"].isna().all() and out["ci_high"].isna().all() and (out["n_clusters"] == 1).all()
+    assert out["mean"].tolist() == [3.25, 2.75]
+    six = pd.concat([one.assign(council_id=c) for c in "abcdef"], ignore_index=True)
+    six.loc[six["council_id"].isin(["a", "b", "c"]) & (six["unit_id"] == "E02"), "score"] = np.nan
+    out = cluster_bootstrap_means(six, n_resamples=200, min_clusters=4).set_index("unit_id")
+    assert out.loc["E01", "reason"] == "" and out.loc["E01", "n_clusters"] == 6
+    assert np.isnan(out.loc["E02", "ci_low"]) and out.loc["E02", "n_clusters"] == 3
+    assert out.loc["E02", "reason"] == "fewer than 4 councils: no cohort interval"
+    # every council identical: the councils' means agree, the interval is that point
+    assert out.loc["E01", "ci_low"] == pytest.approx(out.loc["E01", "mean"]) == out.loc["E01", "ci_high"]
+    missing = cluster_bootstrap_means(six.assign(score=np.nan), n_resamples=50)
+    assert (missing["n"] == 0).all() and missing["mean"].isna().all() and missing["ci_low"].isna().all()
+    assert missing["reason"].eq("no valid scores").all()
+    flat = cluster_bootstrap_means(six.assign(score=3.0), n_resamples=50)
+    assert flat["reason"].eq("all valid scores are equal").all() and flat["ci_low"].isna().all()
+    single = cluster_bootstrap_means(six.iloc[:1], n_resamples=50)
+    assert single["reason"].tolist() == ["fewer than 2 valid scores"] and single["mean"].tolist() == [1.0]
+    empty = cluster_bootstrap_means(six.iloc[:0])
+    assert empty.empty and list(empty.columns) == ["wave", "unit_id"] + CLUSTER_BOOTSTRAP_COLUMNS
+    for bad in (1, 2.5, 0):
+        with pytest.raises(ValueError, match="min_clusters"):
+            cluster_bootstrap_means(six, min_clusters=bad)
+    with pytest.raises(ValueError, match="`ci`"):
+        cluster_bootstrap_means(six, ci=1.5)
+    with pytest.raises(SchemaMismatchError, match="no column 'region'"):
+        cluster_bootstrap_means(six, cluster="region")
+
+
+def test_cluster_intervals_from_replicates_equal_cluster_bootstrap_means() -> None:
+    """The cohort rows from the sums kept with the council x wave replicates: the same table as
+    cluster_bootstrap_means on the rows of the selected waves (same resamples, same numbers)."""
+    df = make_scores(seed=11, councils=7, n_range=(1, 15), missing=0.3)
+    df.loc[(df["council_id"] == "C2") & (df["unit_id"] == "E02"), "score"] = 3.0      # one flat council
+    df.loc[(df["unit_id"] == "G1") & (df["wave"] == "2024-01"), "score"] = 4.0         # a flat wave x unit
+    assert sorted(df["wave"].unique()) == ["2023-01", "2024-01"]
+    rep = bootstrap_replicates(df, group=("wave", "council_id"), n_resamples=300, seed=3)
+    for waves in (["2023-01"], ["2024-01"], ["2023-01", "2024-01"]):
+        got = rep.cluster_intervals(0.9, where={"wave": waves}, seed=4, min_clusters=3)
+        want = cluster_bootstrap_means(df[df["wave"].isin(waves)], n_resamples=300, ci=0.9, seed=4, min_clusters=3)
+        pd.testing.assert_frame_equal(got, want)
+        assert len(got) == 3 * len(waves) and got["ci_low"].notna().any()
+    flat = got.set_index(["wave", "unit_id"])
+    assert flat.loc[("2024-01", "G1"), "reason"] == "all valid scores are equal"
+    assert rep.cluster_intervals(where={"wave": ["none"]}).empty
+    with pytest.raises(ValueError, match="group columns"):
+        rep.cluster_intervals(cluster="unit_id")
+
+
+def test_cluster_bootstrap_reproducible_and_row_order_free(scores: pd.DataFrame) -> None:
+    a = cluster_bootstrap_means(scores, n_resamples=500, seed=5, min_clusters=3)
+    b = cluster_bootstrap_means(scores.sample(frac=1, random_state=1), n_resamples=500, seed=5, min_clusters=3)
+    pd.testing.assert_frame_equal(a, b)
+    c = cluster_bootstrap_means(scores, n_resamples=500, seed=6, min_clusters=3)
+    assert not np.allclose(a["ci_low"], c["ci_low"])
+    assert (a["ci_low"] < a["mean"]).all() and (a["mean"] < a["ci_high"]).all()
+    assert list(a["wave"]) == sorted(a["wave"]) and (a["n_clusters"] == 5).all()
+
+
 # ------------------------------------------------------------------------------------------
 # wave_change
 # ------------------------------------------------------------------------------------------
@@ -552,6 +726,55 @@ def test_wave_change_all_zero_differences() -> None:
     assert out["reason"] == "all paired differences are zero" and np.isnan(out["wilcoxon_p"])
     assert out["p_value"] == pytest.approx(stats.mannwhitneyu(df["score"][8:], df["score"][:8],
                                                               method="asymptotic").pvalue)
+
+
+def test_wave_change_from_shared_replicates_agrees_with_standalone() -> None:
+    """The change interval from the council x wave resamples that also give the council intervals
+    (what wave_stats does) against wave_change drawing its own: every other column identical, the
+    limits equal up to Monte Carlo noise (about 0.06 standard errors between two independent sets
+    of 4,000 resamples; allowed: 0.3)."""
+    df = make_scores(seed=9, councils=6, n_range=(60, 120), missing=0.1)
+    alone = wave_change(df, n_resamples=4000, seed=1)
+    rep = bootstrap_replicates(df, group=("wave", "council_id"), n_resamples=4000, seed=2)
+    shared = wave_change(df, n_resamples=4000, replicates=rep)
+    ci = ["ci_low", "ci_high"]
+    pd.testing.assert_frame_equal(alone.drop(columns=ci), shared.drop(columns=ci))
+    se = []
+    for row in alone.itertuples(index=False):
+        x0 = _sample(df, council_id=row.council_id, unit_id=row.unit_id, wave=row.wave_from)
+        x1 = _sample(df, council_id=row.council_id, unit_id=row.unit_id, wave=row.wave_to)
+        se.append(math.sqrt(x0.var(ddof=1) / len(x0) + x1.var(ddof=1) / len(x1)))
+    se = np.asarray(se)
+    assert np.isfinite(shared[ci].to_numpy()).all()
+    assert (np.abs(shared["ci_low"] - alone["ci_low"]) < 0.3 * se).all()
+    assert (np.abs(shared["ci_high"] - alone["ci_high"]) < 0.3 * se).all()
+    # the same resamples give the council intervals: each change replicate is a difference of two of them
+    dev = rep.dev.astype(np.float64) + rep.center[:, :, None]
+    g = {(w, c): i for i, (w, c) in enumerate(zip(rep.gk.columns["wave"], rep.gk.columns["council_id"],
+                                                   strict=True))}
+    u = {v: i for i, v in enumerate(rep.uk.columns["unit_id"])}
+    row = shared.iloc[0]
+    diff = dev[g[(row.wave_to, row.council_id)], u[row.unit_id]] - dev[g[(row.wave_from, row.council_id)],
+                                                                         u[row.unit_id]]
+    lo, hi = np.quantile(diff, [0.025, 0.975])
+    assert row.ci_low == pytest.approx(lo, abs=1e-5) and row.ci_high == pytest.approx(hi, abs=1e-5)
+
+
+def test_wave_change_rejects_replicates_of_another_table(scores: pd.DataFrame) -> None:
+    rep = bootstrap_replicates(scores, group=("wave", "council_id"), n_resamples=50)
+    with pytest.raises(ValueError, match="another table"):
+        wave_change(scores.copy(), n_resamples=50, replicates=rep)
+    with pytest.raises(ValueError, match="n_resamples=50"):
+        wave_change(scores, n_resamples=60, replicates=rep)
+    councils_only = bootstrap_replicates(scores, group=("council_id",), respondent=("wave", "respondent_key"),
+                                         n_resamples=50)
+    with pytest.raises(ValueError, match="group=\\('council_id',\\)"):
+        wave_change(scores, n_resamples=50, replicates=councils_only)
+    with pytest.raises(TypeError, match="bootstrap_replicates"):
+        wave_change(scores, n_resamples=50, replicates="draws")
+    # reproducible: the same replicates, the same table
+    pd.testing.assert_frame_equal(wave_change(scores, n_resamples=50, replicates=rep),
+                                  wave_change(scores, n_resamples=50, replicates=rep))
 
 
 def test_rank_sums_count_and_sort_paths_agree_with_rankdata() -> None:

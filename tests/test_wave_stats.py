@@ -74,9 +74,10 @@ def test_summaries_gain_ci_and_agreement(two_waves, instrument):
     c3 = council[council["council_id"] == "C3"]
     assert not c3["aggregation_ok"].any()
     assert c3["aggregation_note"].str.contains("fewer than 5").all()
-    # cohort rows have a CI too
+    # cohort rows: a cluster bootstrap over councils, and 3 councils are fewer than
+    # statistics.cohort_ci_min_councils (5), so no cohort interval (test_cohort_interval_* below)
     cohort = e[e["scope"] == "cohort"]
-    assert cohort["ci_low"].notna().all() and (cohort["ci_low"] < cohort["ci_high"]).all()
+    assert cohort["ci_low"].isna().all() and cohort["ci_high"].isna().all()
 
 
 def test_cohort_stats_match_library_functions(two_waves, instrument):
@@ -121,6 +122,8 @@ def test_without_previous_wave_change_is_empty(instrument):
 def test_perspective_scores_flag_small_groups(two_waves):
     _, _, stats = two_waves
     p = stats["perspective_scores"]
+    for col in ("wave", "council_id", "level", "unit_id"):   # plain text, as before the numpy engine
+        assert not isinstance(p[col].dtype, pd.CategoricalDtype) and p[col].map(type).eq(str).all()
     council = p[p["scope"] == "council"]
     assert (council["suppressed"] == (council["n"] < 5)).all()
     # wherever exactly one perspective is hidden, another one is hidden with it
@@ -215,3 +218,82 @@ def test_dense_path_equals_general_path(instrument, seed, n_councils, max_resp, 
         wave_stats._DENSE = True
     for name in fast:
         pd.testing.assert_frame_equal(fast[name], general[name], rtol=1e-12, atol=1e-12, obj=name)
+
+
+# --------------------------------------------------------------------------------------------
+# the bootstrap intervals: one draw of both waves' council means, cohort rows over councils
+# --------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def six_councils(instrument):
+    rng = np.random.default_rng(21)
+    settings = load_settings(None)
+    sizes = {f"C{c}": int(n) for c, n in enumerate(rng.integers(6, 14, 6))}
+    w1 = _responses(instrument, rng, wave="2024-01", sizes=sizes)
+    w2 = _responses(instrument, rng, wave="2025-01", sizes=sizes, shift=0.3)
+    t1 = scoring.score_wave(w1, instrument=instrument, settings=settings)
+    t2 = scoring.score_wave(w2, instrument=instrument, settings=settings)
+    stats = wave_statistics(responses=w2, respondent_scores=t2["respondent_scores"],
+                            enabler_scores=t2["enabler_scores"], grouping_scores=t2["grouping_scores"],
+                            instrument=instrument, settings=settings, previous_scores=t1["respondent_scores"])
+    return t1, t2, stats, settings, w2
+
+
+def test_intervals_come_from_the_documented_draws(six_councils):
+    """Council CIs of the current wave and change CIs: one bootstrap_replicates draw of both waves;
+    cohort CIs: cluster_bootstrap_means over the councils. Same seed, same numbers."""
+    t1, t2, stats, settings, _ = six_councils
+    st_ = settings["statistics"]
+    kw = dict(n_resamples=st_["bootstrap_resamples"], seed=st_["seed"])
+    both = pd.concat([t1["respondent_scores"], t2["respondent_scores"]], ignore_index=True)
+    rep = inference.bootstrap_replicates(both, group=("wave", "council_id"), **kw)
+    councils = rep.intervals(st_["confidence"], where={"wave": ["2025-01"]})
+    cohort = inference.cluster_bootstrap_means(t2["respondent_scores"], ci=st_["confidence"],
+                                               min_clusters=st_["cohort_ci_min_councils"], **kw)
+    change = inference.wave_change(both, ci=st_["confidence"], replicates=rep, **kw)
+    for name in ("enabler_scores", "grouping_scores"):
+        got = stats[name]
+        c = got[got["scope"] == "council"].merge(councils, on=["council_id", "unit_id"], suffixes=("", "_ref"))
+        assert len(c) == (got["scope"] == "council").sum()
+        np.testing.assert_allclose(c["ci_low"], c["ci_low_ref"], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(c["ci_high"], c["ci_high_ref"], rtol=0, atol=1e-12)
+        p = got[got["scope"] == "cohort"].merge(cohort, on="unit_id", suffixes=("", "_ref"))
+        assert len(p) == (got["scope"] == "cohort").sum() and p["ci_low"].notna().all()
+        np.testing.assert_allclose(p[["ci_low", "ci_high"]], p[["ci_low_ref", "ci_high_ref"]], rtol=0, atol=1e-12)
+        assert ((p["ci_low"] < p["mean"]) & (p["mean"] < p["ci_high"])).all()
+    w = stats["wave_change"].merge(change, on=["council_id", "unit_id"], suffixes=("", "_ref"))
+    assert len(w) == len(stats["wave_change"]) == len(change)
+    np.testing.assert_allclose(w[["ci_low", "ci_high"]], w[["ci_low_ref", "ci_high_ref"]], rtol=0, atol=1e-12)
+
+
+def test_cohort_interval_needs_the_minimum_number_of_councils(six_councils, instrument):
+    _, t2, stats, settings, w2 = six_councils
+    strict = {**settings, "statistics": {**settings["statistics"], "cohort_ci_min_councils": 7}}
+    fewer = wave_statistics(responses=w2, respondent_scores=t2["respondent_scores"],
+                            enabler_scores=t2["enabler_scores"], grouping_scores=t2["grouping_scores"],
+                            instrument=instrument, settings=strict)
+    for name in ("enabler_scores", "grouping_scores"):
+        cohort = fewer[name][fewer[name]["scope"] == "cohort"]
+        assert cohort["ci_low"].isna().all() and cohort["ci_high"].isna().all()
+        council = fewer[name][fewer[name]["scope"] == "council"]
+        assert council["ci_low"].notna().any()      # council rows keep theirs (from a draw of this wave only)
+        before = stats[name][stats[name]["scope"] == "council"]
+        pd.testing.assert_frame_equal(council.drop(columns=["ci_low", "ci_high"]),
+                                      before.drop(columns=["ci_low", "ci_high"]))
+    out = inference.cluster_bootstrap_means(t2["respondent_scores"], min_clusters=7, n_resamples=200)
+    assert out["reason"].eq("fewer than 7 councils: no cohort interval").all() and out["ci_low"].isna().all()
+
+
+@pytest.mark.parametrize("bad", [1, 0, "5", True, 2.5])
+def test_cohort_min_councils_setting_is_checked(bad):
+    from analysis.exceptions import ConfigError
+    from analysis.wave_stats import stats_settings
+
+    settings = load_settings(None)
+    assert stats_settings(settings)["cohort_ci_min_councils"] == 5
+    bad_settings = {**settings, "statistics": {**settings["statistics"], "cohort_ci_min_councils": bad}}
+    with pytest.raises(ConfigError, match="cohort_ci_min_councils"):
+        stats_settings(bad_settings)
+    lacking = {**settings, "statistics": {k: v for k, v in settings["statistics"].items()
+                                          if k != "cohort_ci_min_councils"}}
+    with pytest.raises(ConfigError, match="lack statistics.cohort_ci_min_councils"):
+        stats_settings(lacking)

@@ -6,11 +6,15 @@ score for the unit), keyword-only column names, and returns a new tidy table wit
 group (and a ``reason`` column that says why a statistic is NaN). See
 ``docs/methodology.md``, "Uncertainty, comparisons and tests", for the formulas in plain words.
 
-- :func:`bootstrap_means`: percentile bootstrap interval of each group's mean score.
+- :func:`bootstrap_means`: percentile bootstrap interval of each group's mean score
+  (:func:`bootstrap_replicates` keeps the resamples, for summaries that share them).
+- :func:`cluster_bootstrap_means`: the interval of a pooled (cohort) mean, resampling whole
+  councils.
 - :func:`council_vs_rest`: each council against the rest of the cohort (Mann-Whitney U,
   Cliff's delta, Holm-adjusted p-values, percentile rank of the council mean).
 - :func:`kruskal_wallis`: do the councils differ at all (H, epsilon squared)?
 - :func:`dunn`: which pairs of councils differ (Dunn's z, Holm-adjusted).
+- :func:`council_tests`: Kruskal-Wallis and council vs rest together (the ranks computed once).
 - :func:`wave_change`: change between consecutive waves (bootstrap interval of the change,
   Mann-Whitney U, paired Wilcoxon signed-rank test on the respondents who answered both waves).
 - :func:`holm`: the Holm step-down adjustment, vectorised over families.
@@ -45,8 +49,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -60,11 +65,16 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "BOOTSTRAP_COLUMNS",
+    "CLUSTER_BOOTSTRAP_COLUMNS",
     "COUNCIL_VS_REST_COLUMNS",
     "DUNN_COLUMNS",
     "KRUSKAL_COLUMNS",
     "WAVE_CHANGE_COLUMNS",
+    "BootstrapReplicates",
     "bootstrap_means",
+    "bootstrap_replicates",
+    "cluster_bootstrap_means",
+    "council_tests",
     "council_vs_rest",
     "dunn",
     "holm",
@@ -74,6 +84,7 @@ __all__ = [
 
 #: Statistic columns of each output (the key columns named by the arguments come first).
 BOOTSTRAP_COLUMNS: list[str] = ["n", "mean", "ci_low", "ci_high", "reason"]
+CLUSTER_BOOTSTRAP_COLUMNS: list[str] = ["n_clusters", "n", "mean", "ci_low", "ci_high", "reason"]
 COUNCIL_VS_REST_COLUMNS: list[str] = ["n", "n_rest", "mean", "mean_rest", "diff", "u", "p_value", "p_holm",
                                       "cliffs_delta", "percentile_rank", "reason"]
 KRUSKAL_COLUMNS: list[str] = ["n", "n_groups", "h", "df", "p_value", "epsilon2", "reason"]
@@ -229,6 +240,8 @@ def _encode_categorical(col: pd.Series, *, name: str) -> tuple[np.ndarray, np.nd
     used = np.flatnonzero(np.bincount(cat_codes, minlength=len(col.cat.categories)))
     uniques = np.asarray(pd.Categorical.from_codes(used, dtype=col.dtype))   # as col.to_numpy() gives them
     order = _sort_order(uniques)
+    if len(used) == len(col.cat.categories) and (order == np.arange(len(order))).all():
+        return cat_codes.astype(np.int64), uniques          # every category used, already in sorted order
     rank = np.full(len(col.cat.categories), -1, dtype=np.int64)
     rank[used[order]] = np.arange(len(order))
     return rank[cat_codes], uniques[order]
@@ -289,14 +302,15 @@ class _Keys:
     columns: dict[str, np.ndarray] = field(default_factory=dict)  # per combination: values
     parts: list[np.ndarray] = field(default_factory=list)          # per combination: per-column codes
 
-    def frame(self, data: pd.DataFrame, index: np.ndarray | None = None) -> pd.DataFrame:
-        """Key columns (dtypes as in ``data``) for the combinations ``index`` (default all)."""
+    def frame(self, data: pd.DataFrame | Mapping[str, Any], index: np.ndarray | None = None) -> pd.DataFrame:
+        """Key columns (dtypes as in ``data``, or as a mapping of column name to dtype) for the
+        combinations ``index`` (default all)."""
         out = {}
         for name, vals in self.columns.items():
             v = vals if index is None else vals[index]
             s = pd.Series(v)
             try:
-                s = s.astype(data[name].dtype)
+                s = s.astype(data[name].dtype if isinstance(data, pd.DataFrame) else data[name])
             except (TypeError, ValueError):
                 pass
             out[name] = s
@@ -401,6 +415,43 @@ def _block_ranks(x: np.ndarray, block: np.ndarray, n_block: int, *, use_counts: 
     return ranks, ties
 
 
+def _value_codes(x: np.ndarray) -> tuple[np.ndarray, int]:
+    """Rank of each value of ``x`` among its distinct values (exact ties, ``==``), and their number."""
+    vcode, vuniq = pd.factorize(x)
+    rank_of = np.empty(len(vuniq), dtype=np.int64)
+    rank_of[np.argsort(vuniq, kind="stable")] = np.arange(len(vuniq))
+    return rank_of[vcode], len(vuniq)
+
+
+def _grouped_value_counts(vrank: np.ndarray, n_val: int, cell: np.ndarray, cell_group: np.ndarray, n_group: int
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Counts of each value per cell, the values numbered within the cell's group (e.g. its unit:
+    an enabler's scores take a dozen values, the overall score hundreds).
+
+    Returns ``(counts, base, width)``: cell ``c`` has ``counts[base[c]:base[c] + width[c]]``, the
+    counts of its group's values in increasing order; None when the table would be much larger
+    than the data.
+    """
+    if n_group * n_val > 4 * len(vrank) + (1 << 20):
+        return None
+    gv = cell_group[cell] * n_val
+    gv += vrank
+    present = (np.bincount(gv, minlength=n_group * n_val) > 0).reshape(n_group, n_val)
+    local = (np.cumsum(present, axis=1) - 1).reshape(-1)              # rank of the value within its group
+    width = present.sum(axis=1)[cell_group]
+    if int(width.sum()) > 4 * len(vrank) + (1 << 20):
+        return None
+    base = np.cumsum(width) - width
+    key = local[gv]
+    key += base[cell]
+    return np.bincount(key, minlength=int(width.sum())), base, width
+
+
+def _pair_counts(counts: np.ndarray, base: np.ndarray, cells: np.ndarray, width: int) -> np.ndarray:
+    """The value counts of ``cells`` (all of one group, ``width`` values) as a (cells x values) matrix."""
+    return counts[base[cells][:, None] + np.arange(width)]
+
+
 def _rank_sums(x: np.ndarray, cell: np.ndarray, n_cell: int, cell_block: np.ndarray, n_block: int, *,
                use_counts: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Sum of mid-ranks per cell, ranking ``x`` within blocks (each cell lies in one block), and the
@@ -411,14 +462,11 @@ def _rank_sums(x: np.ndarray, cell: np.ndarray, n_cell: int, cell_block: np.ndar
     """
     if len(x) == 0:
         return np.zeros(n_cell), np.zeros(n_block)
-    vcode, vuniq = pd.factorize(x)
-    n_val = len(vuniq)
-    rank_of = np.empty(n_val, dtype=np.int64)
-    rank_of[np.argsort(vuniq, kind="stable")] = np.arange(n_val)
+    vrank, n_val = _value_codes(x)
     bv = cell_block[cell].astype(np.int64, copy=False)                 # block, then block * n_val + value rank
     bv *= n_val
-    bv += rank_of[vcode]
-    del vcode
+    bv += vrank
+    del vrank
     if use_counts if use_counts is not None else n_block * n_val <= 4 * len(x) + (1 << 20):
         cnt = np.bincount(bv, minlength=n_block * n_val).reshape(n_block, n_val).astype(np.float64)
         mid = np.cumsum(cnt, axis=1) - cnt + (cnt + 1.0) / 2.0
@@ -984,54 +1032,519 @@ def bootstrap_means(data: pd.DataFrame, *, group: str | Sequence[str] = ("wave",
     True
     """
     group = _as_tuple(group)
+    _check_columns(data, group + (unit,) + _as_tuple(respondent) + (value,))
+    _check_bootstrap_args(n_resamples, ci)
+    if len(data) == 0:
+        _values(data, value)
+        return _empty(data, list(group) + [unit] + BOOTSTRAP_COLUMNS, {"n": "int64"})
+    replicates = bootstrap_replicates(data, group=group, unit=unit, respondent=respondent, value=value,
+                                      n_resamples=n_resamples, seed=seed, workers=workers)
+    return replicates.intervals(ci)
+
+
+@dataclass(eq=False)
+class BootstrapReplicates:
+    """Resampled means of every group x unit of one table: the output of :func:`bootstrap_replicates`.
+
+    Summarise them with :meth:`intervals` (the table of :func:`bootstrap_means`), or pass them to
+    :func:`wave_change` (``replicates=``) when the groups are council x wave: the change interval
+    then reuses these resamples instead of drawing its own. Arrays are indexed by group code
+    (groups sorted by the ``group`` columns) and unit code (sorted units).
+    """
+
+    group: tuple[str, ...]          # the group columns
+    unit: str
+    respondent: tuple[str, ...]
+    value: str
+    n_resamples: int
+    gk: _Keys                       # group codes and key values
+    uk: _Keys                       # unit codes and values
+    dtypes: dict[str, Any]          # dtype of each key column of the source table
+    n: np.ndarray                   # (G, U) respondents with a valid score
+    total: np.ndarray               # (G, U) the sum of their scores
+    some_value: np.ndarray          # (G, U) one of their scores (NaN when n = 0)
+    mean: np.ndarray                # (G, U) their mean (NaN when n = 0)
+    present: np.ndarray             # (G, U) the group has rows for the unit
+    spread: np.ndarray              # (G, U) the valid scores are not all equal
+    draw: Future[tuple[np.ndarray, np.ndarray]]   # (center, dev): see the properties below
+    xr: np.ndarray                  # (respondents x units) scores, grouped by group (see _respondent_matrix)
+    sizes: np.ndarray               # respondents per group
+    start: np.ndarray               # first respondent (row of xr) of each group
+    row_key: np.ndarray             # per row of xr: group code * n_resp_codes + respondent code
+    n_resp_codes: int
+    encoded: dict[str, tuple[np.ndarray, np.ndarray]]    # key column encodings (reused on the same table)
+    source: Callable[[], pd.DataFrame | None]            # weak reference to the table they were drawn from
+
+    @property
+    def center(self) -> np.ndarray:
+        """(G, U) float64 centre of the resampled means (the mean; 0 when n = 0)."""
+        return self.draw.result()[0]
+
+    @property
+    def dev(self) -> np.ndarray:
+        """(G, U, B) float32 resampled mean minus centre (NaN: the resample drew no valid score).
+        Waits for the resampling if it runs in the background."""
+        return self.draw.result()[1]
+
+    def intervals(self, ci: float = 0.95, *, where: Mapping[str, Sequence[Any]] | None = None) -> pd.DataFrame:
+        """The :func:`bootstrap_means` table (same columns, rows and reasons) from these resamples.
+
+        Parameters
+        ----------
+        ci
+            Confidence level of the two-sided percentile interval.
+        where
+            Optional: keep only the groups whose value of each named group column is one of the
+            given values (for example ``{'wave': ['2025-01']}``: the council rows of one wave).
+
+        Returns
+        -------
+        pandas.DataFrame
+            As :func:`bootstrap_means` returns it.
+
+        Raises
+        ------
+        ValueError
+            ``ci`` not in (0, 1), or ``where`` names a column that is not a group column.
+        """
+        _check_bootstrap_args(self.n_resamples, ci)
+        cols = list(self.group) + [self.unit] + BOOTSTRAP_COLUMNS
+        n_units = self.uk.n
+        keep = np.ones(self.gk.n, dtype=bool)
+        for col, values in (where or {}).items():
+            if col not in self.group:
+                raise ValueError(f"`where` can only select by the group columns {self.group}, not {col!r}.")
+            keep &= pd.Series(self.gk.columns[col]).isin(list(values)).to_numpy()
+        flat = np.flatnonzero((self.present & keep[:, None]).reshape(-1))
+        if len(flat) == 0:
+            return pd.DataFrame({c: pd.Series([], dtype=self.dtypes.get(c, "float64")) for c in cols}).astype(
+                {"n": "int64", "reason": "str"})
+        lo, hi = _cell_intervals(self.dev.reshape(-1, self.dev.shape[-1]), flat, ci)
+        lo += self.center.reshape(-1)[flat]                            # quantiles shift with the centres
+        hi += self.center.reshape(-1)[flat]
+        n, mean, spread = self.n.reshape(-1)[flat], self.mean.reshape(-1)[flat], self.spread.reshape(-1)[flat]
+        no_ci = (n < 2) | ~spread
+        lo[no_ci] = np.nan
+        hi[no_ci] = np.nan
+        reason = _reasons(len(flat), (n == 0, "no valid scores"), (n == 1, "fewer than 2 valid scores"),
+                          ((n >= 2) & ~spread, "all valid scores are equal"))
+        out = self.gk.frame(self.dtypes, flat // n_units)
+        out[self.unit] = self.uk.frame(self.dtypes, flat % n_units)[self.unit].to_numpy()
+        out = out.assign(n=n.astype(np.int64), mean=mean, ci_low=lo, ci_high=hi, reason=reason.astype(str))
+        out["reason"] = out["reason"].astype("str")
+        return out[cols].reset_index(drop=True)
+
+
+    def cluster_intervals(self, ci: float = 0.95, *, cluster: str = "council_id",
+                          where: Mapping[str, Sequence[Any]] | None = None, n_resamples: int | None = None,
+                          seed: int | None = 12345, min_clusters: int = 5) -> pd.DataFrame:
+        """:func:`cluster_bootstrap_means` of the table these replicates were drawn from.
+
+        The cluster bootstrap needs only each group's sums and counts of valid scores, which are
+        kept here: no second pass over the rows. ``cluster`` must be one of the group columns (the
+        remaining ones define the pooled groups, e.g. the wave); ``where`` selects groups as in
+        :meth:`intervals`. Same table, resamples and reasons as ``cluster_bootstrap_means(data
+        restricted by where, cluster=cluster, group=<the other group columns>, ...)``, except that
+        key columns keep the dtypes of the replicates' table. ``n_resamples`` defaults to the
+        replicates' own.
+
+        Raises
+        ------
+        ValueError
+            ``cluster`` is not a group column, or bad ``ci``, ``n_resamples`` or ``min_clusters``.
+        """
+        if cluster not in self.group:
+            raise ValueError(f"`cluster` must be one of the group columns {self.group}, not {cluster!r}.")
+        n_resamples = self.n_resamples if n_resamples is None else n_resamples
+        _check_bootstrap_args(n_resamples, ci)
+        if int(min_clusters) != min_clusters or min_clusters < 2:
+            raise ValueError(f"The value for `min_clusters` must be an integer of at least 2, but {min_clusters!r} "
+                             "was passed.")
+        rest = tuple(c for c in self.group if c != cluster)
+        cols = list(rest) + [self.unit] + CLUSTER_BOOTSTRAP_COLUMNS
+        keep = np.ones(self.gk.n, dtype=bool)
+        for col, values in (where or {}).items():
+            if col not in self.group:
+                raise ValueError(f"`where` can only select by the group columns {self.group}, not {col!r}.")
+            keep &= pd.Series(self.gk.columns[col]).isin(list(values)).to_numpy()
+        sel = np.flatnonzero(keep)
+        if len(sel) == 0:
+            return pd.DataFrame({c: pd.Series([], dtype=self.dtypes.get(c, "float64")) for c in cols}).astype(
+                {"n_clusters": "int64", "n": "int64", "reason": "str"})
+        part = dict(zip(self.group, self.gk.parts, strict=True))
+        rest_codes = [np.asarray(part[c])[sel] for c in rest]
+        if rest_codes:
+            grp_key = np.zeros(len(sel), dtype=np.int64)
+            for c, codes in zip(rest, rest_codes, strict=True):
+                grp_key = grp_key * (len(self.encoded[c][1]) + 1) + codes
+            _, grp = np.unique(grp_key, return_inverse=True)
+        else:
+            grp = np.zeros(len(sel), dtype=np.int64)
+        order = np.lexsort((np.asarray(part[cluster])[sel], grp))      # by pooled group, then cluster
+        sel, grp = sel[order], grp.reshape(-1)[order]
+        k = np.bincount(grp)
+        first = np.cumsum(k) - k
+        counts = self.n[sel].astype(np.float64)
+        value = np.where(self.n[sel] > 0, self.some_value[sel], np.nan)
+        present = np.add.reduceat(self.present[sel].astype(np.int64), first, axis=0) > 0
+        with np.errstate(invalid="ignore"):
+            differ = np.fmax.reduceat(value, first, axis=0) != np.fmin.reduceat(value, first, axis=0)
+        spread = (np.add.reduceat(self.spread[sel].astype(np.int64), first, axis=0) > 0) | (differ & ~np.isnan(
+            np.fmax.reduceat(value, first, axis=0)))
+        cp = _ClusterParts(gk=self.gk, uk=self.uk, totals=self.total[sel], counts=counts, first=first,
+                           n_clusters=k, present=present.reshape(-1), spread=spread.reshape(-1))
+        heads = sel[first]
+
+        def group_frame(idx: np.ndarray) -> pd.DataFrame:
+            frame = self.gk.frame(self.dtypes, heads[idx])
+            return frame[list(rest)].reset_index(drop=True)
+
+        return _cluster_table(cp, group_frame, lambda idx: self.uk.frame(self.dtypes, idx)[self.unit], cols,
+                              n_resamples=n_resamples, ci=ci, seed=seed, min_clusters=min_clusters)
+
+
+def _cell_intervals(dev: np.ndarray, rows: np.ndarray, ci: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_percentile_interval` of the rows ``rows`` of ``dev`` (cells x resamples), a chunk of
+    rows at a time (bounded memory: the sort copies its input)."""
+    lo, hi = np.empty(len(rows)), np.empty(len(rows))
+    step = max(1, (1 << 22) // max(dev.shape[1], 1))
+    for a in range(0, len(rows), step):
+        sl = slice(a, a + step)
+        lo[sl], hi[sl] = _percentile_interval(dev[rows[sl]], ci)
+    return lo, hi
+
+
+def bootstrap_replicates(data: pd.DataFrame, *, group: str | Sequence[str] = ("wave", "council_id"),
+                         unit: str = "unit_id", respondent: str | Sequence[str] = "respondent_key",
+                         value: str = "score", n_resamples: int = 2000, seed: int | None = 12345,
+                         workers: int | None = None, background: bool = False) -> BootstrapReplicates:
+    """Draw the respondent bootstrap of :func:`bootstrap_means` and keep the resampled means.
+
+    Same arguments, resamples and checks as :func:`bootstrap_means` (which is
+    ``bootstrap_replicates(...).intervals(ci)``). Keeping the resamples lets one draw serve
+    several summaries: ``analysis.wave_stats`` draws the council x wave means of two waves once,
+    takes the council intervals of the current wave from them (:meth:`BootstrapReplicates.intervals`)
+    and the interval of each council's change from the same resamples (``wave_change(...,
+    replicates=...)``), instead of resampling every council-wave twice.
+
+    With ``background=True`` the function returns once the data are checked and arranged, and the
+    resampling runs on background threads: whatever needs the resamples
+    (:attr:`BootstrapReplicates.dev`, :meth:`BootstrapReplicates.intervals`, the interval in
+    :func:`wave_change`) waits for it, and the caller can compute something else meanwhile. The
+    resamples are the same either way.
+
+    Returns
+    -------
+    BootstrapReplicates
+        The resampled means ``center + dev`` of every group x unit (``n_resamples`` each, float32
+        deviations, about ``4 * groups * units * n_resamples`` bytes), the valid counts, means
+        and the respondent matrix, and a weak reference to ``data``.
+
+    Raises
+    ------
+    SchemaMismatchError
+        As :func:`bootstrap_means`.
+    ValueError
+        ``n_resamples`` < 1.
+    """
+    group = _as_tuple(group)
     resp_cols = _as_tuple(respondent)
     _check_columns(data, group + (unit,) + resp_cols + (value,))
-    _check_bootstrap_args(n_resamples, ci)
+    _check_bootstrap_args(n_resamples, 0.5)                          # (ci is chosen in intervals())
     x = _values(data, value)
     enc: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     gk = _keys(data, group, enc)
     uk = _keys(data, (unit,), enc)
     rk = _keys(data, resp_cols, enc)
     n_units = uk.n
-    cols = list(group) + [unit] + BOOTSTRAP_COLUMNS
-    if len(data) == 0:
-        return _empty(data, cols, {"n": "int64"})
-
-    xr, sizes, start, n_inv, _ = _respondent_matrix(gk.codes, rk.codes, rk.n, uk.codes, n_units, x, gk.n,
-                                                    names=", ".join(group + resp_cols + (unit,)))
+    xr, sizes, start, n_inv, row_key = _respondent_matrix(gk.codes, rk.codes, rk.n, uk.codes, n_units, x, gk.n,
+                                                          names=", ".join(group + resp_cols + (unit,)))
     cell = gk.codes * n_units + uk.codes
+    shape = (gk.n, n_units)
     present = np.bincount(cell, minlength=gk.n * n_units) > 0
     ok = ~np.isnan(x)
     n = np.bincount(cell[ok], minlength=gk.n * n_units)
     total = np.bincount(cell[ok], weights=x[ok], minlength=gk.n * n_units)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(n > 0, total / np.maximum(n, 1), np.nan)
-    spread = _spread(cell[ok], x[ok], gk.n * n_units)
+    spread, some_value = _spread_value(cell[ok], x[ok], gk.n * n_units)
+    del x, ok, cell
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % (1 << 63))
 
-    center, dev = _resampled_means(xr, sizes, start, n_inv, n_resamples=int(n_resamples), seed=seed,
-                                   workers=workers)
-    lo, hi = _percentile_interval(dev.reshape(gk.n * n_units, -1), ci)
-    del dev
-    lo, hi = lo + center.reshape(-1), hi + center.reshape(-1)
+    def resample() -> tuple[np.ndarray, np.ndarray]:
+        return _resampled_means(xr, sizes, start, n_inv, n_resamples=int(n_resamples), seed=seed, workers=workers)
+
+    draw: Future[tuple[np.ndarray, np.ndarray]]
+    if background:
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bootstrap")
+        draw = pool.submit(resample)
+        pool.shutdown(wait=False)                                      # the thread ends with the draw
+    else:
+        draw = Future()
+        draw.set_result(resample())
+    # keep what the summaries need, not the row codes (4 x 8 bytes per row): the key values and
+    # the encodings of the group and unit columns (wave_change reuses them), no respondent codes
+    gk = _Keys(np.zeros(0, dtype=np.int64), gk.n, gk.columns, gk.parts)
+    uk = _Keys(np.zeros(0, dtype=np.int64), uk.n, uk.columns, uk.parts)
+    enc = {c: v for c, v in enc.items() if c in (*group, unit)}
+    return BootstrapReplicates(
+        group=group, unit=unit, respondent=resp_cols, value=value, n_resamples=int(n_resamples), gk=gk, uk=uk,
+        dtypes={c: data[c].dtype for c in (*group, unit)}, n=n.reshape(shape), total=total.reshape(shape),
+        some_value=some_value.reshape(shape), mean=mean.reshape(shape),
+        present=present.reshape(shape), spread=spread.reshape(shape), draw=draw, xr=xr, sizes=sizes,
+        start=start, row_key=row_key, n_resp_codes=rk.n, encoded=enc, source=weakref.ref(data))
+
+
+# --------------------------------------------------------------------------------------------
+# cluster_bootstrap_means
+# --------------------------------------------------------------------------------------------
+_CLUSTER_STREAM = 0x636C7573        # spawn-key tag of the cluster bootstrap's streams ("clus")
+_CLUSTER_BLOCK = 1 << 22            # cluster draws generated at a time
+
+
+def _cluster_draws(seed: int, group: int, n_clusters: int, n_resamples: int) -> Iterator[tuple[int, np.ndarray]]:
+    """The resampled cluster indices of one group: (first resample, indices ``(b, n_clusters)``),
+    block by block, from the group's own stream ``SeedSequence(seed, spawn_key=(tag, group))``."""
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(_CLUSTER_STREAM, group))))
+    step = max(1, _CLUSTER_BLOCK // max(n_clusters, 1))
+    for j0 in range(0, n_resamples, step):
+        b = min(step, n_resamples - j0)
+        yield j0, rng.integers(0, n_clusters, size=(b, n_clusters))
+
+
+def _cluster_replicates(totals: np.ndarray, counts: np.ndarray, first: np.ndarray, n_clusters: np.ndarray, *,
+                        n_resamples: int, seed: int) -> np.ndarray:
+    """Resampled ratio means ``(G, U, B)``: for group ``g`` (clusters ``first[g] ..
+    first[g] + n_clusters[g] - 1`` of ``totals``/``counts``, each ``(clusters x units)``), resample
+    its clusters with replacement and take ``sum(c_j T_j) / sum(c_j N_j)`` (NaN when no drawn
+    cluster has a valid score). Vectorised over clusters, units and a block of resamples; the loop
+    is over groups (waves) and blocks only."""
+    n_groups, n_units = len(first), totals.shape[1]
+    out = np.empty((n_groups, n_units, n_resamples))
+    for g in range(n_groups):
+        k = int(n_clusters[g])
+        t_g, n_g = totals[first[g]:first[g] + k], counts[first[g]:first[g] + k]
+        for j0, idx in _cluster_draws(seed, g, k, n_resamples):
+            b = idx.shape[0]
+            times = np.bincount((idx + (np.arange(b) * k)[:, None]).reshape(-1), minlength=b * k)
+            times = times.reshape(b, k).astype(np.float64)         # how often each cluster was drawn
+            num, den = times @ t_g, times @ n_g                    # (b, U)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ratio = num / den
+            ratio[den == 0] = np.nan
+            out[g, :, j0:j0 + b] = ratio.T
+    return out
+
+
+@dataclass
+class _ClusterParts:
+    """Per group x cluster x unit sums and counts of valid scores (clusters sorted within groups)."""
+
+    gk: _Keys
+    uk: _Keys
+    totals: np.ndarray          # (group-clusters, U) sum of valid scores
+    counts: np.ndarray          # (group-clusters, U) number of valid scores (float64)
+    first: np.ndarray           # per group: its first row of totals/counts
+    n_clusters: np.ndarray      # per group: its clusters (rows of totals/counts)
+    present: np.ndarray         # (G * U) the group has rows for the unit
+    spread: np.ndarray          # (G * U) the group's valid scores for the unit are not all equal
+
+
+def _cluster_parts(data: pd.DataFrame, x: np.ndarray, *, cluster: str, group: tuple[str, ...],
+                   unit: str) -> _ClusterParts:
+    """The sums :func:`cluster_bootstrap_means` resamples (``x``: the checked values)."""
+    enc: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    gk = _keys(data, group, enc)
+    ck = _keys(data, (cluster,), enc)
+    uk = _keys(data, (unit,), enc)
+    n_units = uk.n
+    gc, gc_uniq = _dense(gk.codes * ck.n + ck.codes, gk.n * ck.n)   # clusters of each group, in order
+    k = np.bincount(gc_uniq // ck.n, minlength=gk.n)
+    ok = ~np.isnan(x)
+    cell = gc * n_units + uk.codes
+    totals = np.bincount(cell[ok], weights=x[ok], minlength=len(gc_uniq) * n_units).reshape(-1, n_units)
+    counts = np.bincount(cell[ok], minlength=len(gc_uniq) * n_units).reshape(-1, n_units).astype(np.float64)
+    g_cell = gk.codes * n_units + uk.codes
+    present = np.bincount(g_cell, minlength=gk.n * n_units) > 0
+    spread = _spread(g_cell[ok], x[ok], gk.n * n_units)
+    return _ClusterParts(gk, uk, totals, counts, np.cumsum(k) - k, k, present, spread)
+
+
+@_doc
+def cluster_bootstrap_means(data: pd.DataFrame, *, cluster: str = "council_id",
+                            group: str | Sequence[str] = ("wave",), unit: str = "unit_id", value: str = "score",
+                            n_resamples: int = 2000, ci: float = 0.95, seed: int | None = 12345,
+                            min_clusters: int = 5) -> pd.DataFrame:
+    r"""Cluster bootstrap interval of each group's pooled mean: whole councils resampled.
+
+    The interval for the *cohort* rows. Respondents of one council resemble each other (ICC(1)
+    around 0.1), so 200,000 respondents of 400 councils carry far less information about the
+    cohort mean than 200,000 independent people would; resampling respondents ignores that and
+    gives an interval several times too narrow. Resampling councils, the sampling units of
+    the cohort, keeps the within-council dependence intact.
+
+    Parameters
+    ----------
+    [[data]] Each row is one respondent's score for one unit.
+    cluster
+        Column identifying the cluster (the council): the unit that is resampled.
+    group
+        Column(s) defining a group whose pooled mean is estimated and whose clusters are
+        resampled together (default: each wave).
+    unit
+        Column identifying the unit (enabler, grouping or overall).
+    [[value]]
+    n_resamples
+        Number of bootstrap resamples :math:`B`.
+    ci
+        Confidence level of the two-sided interval.
+    seed
+        Seed of the random streams (one per group); ``None`` draws fresh entropy (not
+        reproducible). With a fixed seed the result is identical between runs and row orders.
+    min_clusters
+        Smallest number of clusters with a valid score for which an interval is given (default
+        5; ``settings.yml``: ``statistics.cohort_ci_min_councils``). At least 2.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group x unit present in ``data``, sorted by the group columns then the unit:
+        the ``group`` columns, ``unit`` and
+
+        - ``n_clusters``: clusters with at least one valid score;
+        - ``n``: respondents (rows) with a valid score; ``mean``: their pooled mean;
+        - ``ci_low``, ``ci_high``: the percentile interval;
+        - [[reason]]
+          Reasons: ``'no valid scores'``, ``'fewer than 2 valid scores'``, ``'all valid scores
+          are equal'`` (as :func:`bootstrap_means`) and ``'fewer than {min_clusters} councils:
+          no cohort interval'``.
+
+    Raises
+    ------
+    [[raises]]
+    ValueError
+        ``n_resamples`` < 1, ``ci`` not in (0, 1) or ``min_clusters`` not an integer >= 2.
+
+    Notes
+    -----
+    A group has :math:`K` clusters (those with a row in the group). Cluster :math:`j` has, for
+    unit :math:`u`, the sum :math:`T_{ju}` of its valid scores and their number :math:`N_{ju}`,
+    so the pooled mean is :math:`ar x_u = \sum_j T_{ju} / \sum_j N_{ju}`. A resample draws
+    :math:`K` clusters with replacement ("strategy 1" of Davison & Hinkley 1997, section 3.8:
+    resample clusters, keep each cluster's respondents as they are), i.e. multinomial counts
+    :math:`c \sim \mathrm{Mult}(K; 1/K, \dots, 1/K)`, and gives the ratio
+
+    .. math::
+
+        ar x^{*}_{u} = rac{\sum_j c_j T_{ju}}{\sum_j c_j N_{ju}},
+
+    undefined (and ignored) when no drawn cluster has a valid score. The interval is the
+    :math:`lpha/2` and :math:`1-lpha/2` quantiles of the :math:`B` ratios with the
+    convention of :func:`bootstrap_means` (linear interpolation, Hyndman & Fan type 7). It costs
+    :math:`K B` draws per group, none per respondent.
+
+    Interpretation: a range of plausible values for the cohort's pooled mean had other councils
+    like these taken part, with their own respondents. It is wider than a respondent bootstrap
+    by roughly the square root of the design effect :math:`1 + (ar m - 1)\,ICC(1)` (about 7
+    times for 500 respondents per council and ICC(1) = 0.1). With few clusters the bootstrap
+    distribution is coarse and under-covers (Field & Welsh 2007), hence ``min_clusters``.
+
+    References
+    ----------
+    Davison, A. C. & Hinkley, D. V. (1997). *Bootstrap Methods and their Application*.
+    Cambridge University Press, section 3.8.
+
+    Field, C. A. & Welsh, A. H. (2007). Bootstrapping clustered data. *Journal of the Royal
+    Statistical Society, Series B*, 69(3), 369-390.
+
+    [[efron_ref]]
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"wave": "w1", "council_id": ["a", "a", "b", "c", "d", "e"],
+    ...                    "unit_id": "E01", "score": [2.0, 3.0, 4.0, 3.0, 5.0, 1.0]})
+    >>> out = cluster_bootstrap_means(df, n_resamples=500)
+    >>> out[["n_clusters", "n", "mean"]].to_dict("records")
+    [{'n_clusters': 5, 'n': 6, 'mean': 3.0}]
+    >>> bool(out["ci_low"].iloc[0] < 3.0 < out["ci_high"].iloc[0])
+    True
+    """
+    group = _as_tuple(group)
+    _check_columns(data, group + (cluster, unit, value))
+    _check_bootstrap_args(n_resamples, ci)
+    if int(min_clusters) != min_clusters or min_clusters < 2:
+        raise ValueError(f"The value for `min_clusters` must be an integer of at least 2, but {min_clusters!r} "
+                         "was passed.")
+    x = _values(data, value)
+    cols = list(group) + [unit] + CLUSTER_BOOTSTRAP_COLUMNS
+    if len(data) == 0:
+        return _empty(data, cols, {"n_clusters": "int64", "n": "int64"})
+    cp = _cluster_parts(data, x, cluster=cluster, group=group, unit=unit)
+    return _cluster_table(cp, lambda idx: cp.gk.frame(data, idx), lambda idx: cp.uk.frame(data, idx)[unit],
+                          cols, n_resamples=n_resamples, ci=ci, seed=seed, min_clusters=min_clusters)
+
+
+def _cluster_table(cp: _ClusterParts, group_frame: Callable[[np.ndarray], pd.DataFrame],
+                   unit_values: Callable[[np.ndarray], pd.Series], cols: list[str], *, n_resamples: int, ci: float,
+                   seed: int | None, min_clusters: int) -> pd.DataFrame:
+    """The table of :func:`cluster_bootstrap_means` from the per-cluster sums ``cp``."""
+    n_units = cp.uk.n if cp.uk is not None else cp.totals.shape[1]
+    n_groups = len(cp.first)
+    totals, counts, first, k = cp.totals, cp.counts, cp.first, cp.n_clusters
+    n = np.add.reduceat(counts, first, axis=0).reshape(-1)              # every group has a cluster
+    total = np.add.reduceat(totals, first, axis=0).reshape(-1)
+    n_clusters = np.add.reduceat((counts > 0).astype(np.int64), first, axis=0).reshape(-1)
+    present, spread = cp.present, cp.spread
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(n > 0, total / np.maximum(n, 1), np.nan)
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % (1 << 63))
+    reps = _cluster_replicates(totals, counts, first, k, n_resamples=int(n_resamples), seed=seed)
     flat = np.flatnonzero(present)
-    n, mean, lo, hi, spread = n[flat], mean[flat], lo[flat], hi[flat], spread[flat]
-    no_ci = (n < 2) | ~spread
+    lo, hi = _cell_intervals(reps.reshape(n_groups * n_units, -1), flat, ci)
+    del reps
+    n, mean, spread, n_clusters = n[flat], mean[flat], spread[flat], n_clusters[flat]
+    few = (n >= 2) & spread & (n_clusters < min_clusters)
+    no_ci = (n < 2) | ~spread | few
     lo[no_ci] = np.nan
     hi[no_ci] = np.nan
     reason = _reasons(len(flat), (n == 0, "no valid scores"), (n == 1, "fewer than 2 valid scores"),
-                      ((n >= 2) & ~spread, "all valid scores are equal"))
-    out = gk.frame(data, flat // n_units)
-    out[unit] = uk.frame(data, flat % n_units)[unit].to_numpy()
-    out = out.assign(n=n.astype(np.int64), mean=mean, ci_low=lo, ci_high=hi, reason=reason.astype(str))
+                      ((n >= 2) & ~spread, "all valid scores are equal"),
+                      (few, f"fewer than {int(min_clusters)} councils: no cohort interval"))
+    out = group_frame(flat // n_units)
+    out[cols[len(out.columns)]] = unit_values(flat % n_units).to_numpy()
+    out = out.assign(n_clusters=n_clusters.astype(np.int64), n=n.astype(np.int64), mean=mean, ci_low=lo, ci_high=hi,
+                     reason=reason.astype(str))
     out["reason"] = out["reason"].astype("str")
     return out[cols].reset_index(drop=True)
 
 
+def _check_replicates(rep: BootstrapReplicates, data: pd.DataFrame, *, group: str, wave: str, unit: str,
+                      respondent: tuple[str, ...], value: str, n_resamples: int) -> None:
+    """Raise unless ``rep`` are the council x wave resamples of ``data`` that :func:`wave_change` needs."""
+    if not isinstance(rep, BootstrapReplicates):
+        raise TypeError(f"`replicates` must come from bootstrap_replicates, but {type(rep).__name__} was passed.")
+    how = (f"draw them with bootstrap_replicates(data, group=({wave!r}, {group!r}), unit={unit!r}, "
+           f"respondent={respondent!r}, value={value!r}, n_resamples={n_resamples}) on the table passed here")
+    if rep.source() is not data:
+        raise ValueError(f"`replicates` were drawn from another table: {how}.")
+    if (sorted(rep.group) != sorted((group, wave)) or rep.unit != unit or rep.respondent != respondent
+            or rep.value != value or rep.n_resamples != int(n_resamples)):
+        raise ValueError(f"`replicates` were drawn with group={rep.group}, unit={rep.unit!r}, "
+                         f"respondent={rep.respondent}, value={rep.value!r}, n_resamples={rep.n_resamples}: {how}.")
+
+
 def _spread(cell: np.ndarray, x: np.ndarray, n_cell: int) -> np.ndarray:
     """True for cells whose values are not all equal."""
+    return _spread_value(cell, x, n_cell)[0]
+
+
+def _spread_value(cell: np.ndarray, x: np.ndarray, n_cell: int) -> tuple[np.ndarray, np.ndarray]:
+    """True for cells whose values are not all equal, and one of each cell's values (NaN: none)."""
     rep = np.full(n_cell, np.nan)
     rep[cell] = x
-    return np.bincount(cell, weights=(x != rep[cell]).astype(np.float64), minlength=n_cell) > 0
+    return np.bincount(cell, weights=(x != rep[cell]).astype(np.float64), minlength=n_cell) > 0, rep
 
 
 def _empty(data: pd.DataFrame, cols: list[str], dtypes: dict[str, str]) -> pd.DataFrame:
@@ -1172,7 +1685,13 @@ def council_vs_rest(data: pd.DataFrame, *, by: str | Sequence[str] = ("wave", "u
     cols = list(by) + [group] + COUNCIL_VS_REST_COLUMNS
     if len(data) == 0:
         return _empty(data, cols, {"n": "int64", "n_rest": "int64"})
-    bl = _blocks(data, by, group, value)
+    return _council_vs_rest(_blocks(data, by, group, value), data, by=by, group=group, family=family)
+
+
+def _council_vs_rest(bl: _Blocks, data: pd.DataFrame, *, by: tuple[str, ...], group: str,
+                     family: tuple[str, ...]) -> pd.DataFrame:
+    """:func:`council_vs_rest` from the blocks of ``data`` (shared with :func:`kruskal_wallis`)."""
+    cols = list(by) + [group] + COUNCIL_VS_REST_COLUMNS
     cb = bl.cell_block
     n1 = bl.n
     n_tot = bl.n_block[cb]
@@ -1281,7 +1800,12 @@ def kruskal_wallis(data: pd.DataFrame, *, by: str | Sequence[str] = ("wave", "un
     cols = list(by) + KRUSKAL_COLUMNS
     if len(data) == 0:
         return _empty(data, cols, {"n": "int64", "n_groups": "int64"})
-    bl = _blocks(data, by, group, value)
+    return _kruskal_wallis(_blocks(data, by, group, value), data, by=by)
+
+
+def _kruskal_wallis(bl: _Blocks, data: pd.DataFrame, *, by: tuple[str, ...]) -> pd.DataFrame:
+    """:func:`kruskal_wallis` from the blocks of ``data`` (shared with :func:`council_vs_rest`)."""
+    cols = list(by) + KRUSKAL_COLUMNS
     nb = bl.bk.n
     cb = bl.cell_block
     has = bl.n > 0
@@ -1304,6 +1828,27 @@ def kruskal_wallis(data: pd.DataFrame, *, by: str | Sequence[str] = ("wave", "un
                                     p_value=p, epsilon2=eps2)
     out["reason"] = pd.Series(reason, dtype="str")
     return out[cols].reset_index(drop=True)
+
+
+def council_tests(data: pd.DataFrame, *, by: str | Sequence[str] = ("wave", "unit_id"), group: str = "council_id",
+                  value: str = "score", family: str | Sequence[str] = ("wave", "council_id", "level")
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`kruskal_wallis` and :func:`council_vs_rest` of the same table, ranking the scores once.
+
+    Both tests rank each block's scores (per wave x unit by default) and sum the ranks per
+    council; this computes that once and returns ``(kruskal_wallis(...), council_vs_rest(...))``,
+    the very tables the two functions return. Arguments and errors as theirs.
+    """
+    by = _as_tuple(by)
+    family = _as_tuple(family)
+    _check_columns(data, by + (group, value))
+    _values(data, value)
+    if len(data) == 0:
+        return (kruskal_wallis(data, by=by, group=group, value=value),
+                council_vs_rest(data, by=by, group=group, value=value, family=family))
+    bl = _blocks(data, by, group, value)
+    return (_kruskal_wallis(bl, data, by=by),
+            _council_vs_rest(bl, data, by=by, group=group, family=family))
 
 
 @_doc
@@ -1525,7 +2070,8 @@ def wave_change(data: pd.DataFrame, *, group: str = "council_id", unit: str = "u
                 respondent: str | Sequence[str] = "respondent_key", value: str = "score", n_resamples: int = 2000,
                 ci: float = 0.95, seed: int | None = 12345,
                 family: str | Sequence[str] = ("council_id", "level", "wave_from", "wave_to"),
-                zero_method: str = "wilcox", min_paired: int = 6, workers: int | None = None) -> pd.DataFrame:
+                zero_method: str = "wilcox", min_paired: int = 6, workers: int | None = None,
+                replicates: BootstrapReplicates | None = None) -> pd.DataFrame:
     r"""Change in each council's scores between consecutive waves, with interval and tests.
 
     Parameters
@@ -1553,6 +2099,12 @@ def wave_change(data: pd.DataFrame, *, group: str = "council_id", unit: str = "u
     min_paired
         Smallest number of paired respondents for which the signed-rank test is reported
         (default 6: below that no two-sided p-value can reach 0.05 even exactly).
+    replicates
+        Optional: the resampled council x wave means of this very table, from
+        ``bootstrap_replicates(data, group=(wave, group), unit=unit, respondent=respondent,
+        value=value, n_resamples=n_resamples)``. The interval of the change is then taken from
+        those resamples (the same ones that give the council intervals) instead of new ones;
+        ``seed`` and ``workers`` are not used. Everything else is computed as without it.
 
     Returns
     -------
@@ -1583,7 +2135,8 @@ def wave_change(data: pd.DataFrame, *, group: str = "council_id", unit: str = "u
     ------
     [[raises]]
     ValueError
-        Bad ``n_resamples``, ``ci``, ``zero_method`` or ``min_paired``.
+        Bad ``n_resamples``, ``ci``, ``zero_method`` or ``min_paired``, or ``replicates`` that
+        were not drawn from ``data`` with these columns and ``n_resamples``.
 
     Notes
     -----
@@ -1636,24 +2189,40 @@ def wave_change(data: pd.DataFrame, *, group: str = "council_id", unit: str = "u
                          "was passed.")
     if int(min_paired) != min_paired or min_paired < 1:
         raise ValueError(f"The value for `min_paired` must be a positive integer, but {min_paired!r} was passed.")
+    if replicates is not None:
+        _check_replicates(replicates, data, group=group, wave=wave, unit=unit, respondent=resp_cols, value=value,
+                          n_resamples=n_resamples)
     x = _values(data, value)
     cols = [group, unit] + WAVE_CHANGE_COLUMNS
     if len(data) == 0:
         return _empty(data, cols, {"n_from": "int64", "n_to": "int64", "n_paired": "int64",
                                    "wave_from": "str", "wave_to": "str"})
-    enc: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    # key encodings of the same table are shared with the replicates (same codes, no second pass)
+    enc: dict[str, tuple[np.ndarray, np.ndarray]] = {} if replicates is None else dict(replicates.encoded)
     gk = _keys(data, (group,), enc)
     uk = _keys(data, (unit,), enc)
     wk = _keys(data, (wave,), enc)
-    rk = _keys(data, resp_cols, enc)
     G, U, W = gk.n, uk.n, wk.n
 
-    # bootstrap distribution of every council x wave x unit mean
-    gw = gk.codes * W + wk.codes
-    gw_dense, gw_uniq = _dense(gw, G * W)
-    n_gw = len(gw_uniq)
-    xr, sizes, start, n_inv, row_key = _respondent_matrix(
-        gw_dense, rk.codes, rk.n, uk.codes, U, x, n_gw, names=", ".join((group, wave) + resp_cols + (unit,)))
+    # bootstrap distribution of every council x wave x unit mean: drawn here, or those of `replicates`
+    if replicates is None:
+        rk = _keys(data, resp_cols, enc)
+        gw = gk.codes * W + wk.codes
+        gw_dense, gw_uniq = _dense(gw, G * W)
+        n_gw = len(gw_uniq)
+        xr, sizes, start, n_inv, row_key = _respondent_matrix(
+            gw_dense, rk.codes, rk.n, uk.codes, U, x, n_gw, names=", ".join((group, wave) + resp_cols + (unit,)))
+        n_resp_codes = rk.n
+        gw_index = np.full(G * W, -1, dtype=np.int64)
+        gw_index[gw_uniq] = np.arange(n_gw)
+        del gw, gw_dense, rk
+    else:
+        rep = replicates
+        xr, sizes, start, row_key, n_resp_codes = rep.xr, rep.sizes, rep.start, rep.row_key, rep.n_resp_codes
+        n_gw = rep.gk.n
+        parts = dict(zip(rep.group, rep.gk.parts, strict=True))        # codes of the shared encodings
+        gw_index = np.full(G * W, -1, dtype=np.int64)
+        gw_index[parts[group] * W + parts[wave]] = np.arange(n_gw)
     ok = ~np.isnan(x)
     cell = (gk.codes * U + uk.codes) * W + wk.codes                    # council x unit x wave, sorted that way
     n_cell_all = G * U * W
@@ -1670,18 +2239,39 @@ def wave_change(data: pd.DataFrame, *, group: str = "council_id", unit: str = "u
     pg, pu, wf, wt = cg[nxt], cu[nxt], cw[nxt], cw[nxt + 1]
     n_from, n_to = n[c_from], n[c_to]
     mean_from, mean_to = total[c_from] / n_from, total[c_to] / n_to
-    gw_index = np.full(G * W, -1, dtype=np.int64)
-    gw_index[gw_uniq] = np.arange(n_gw)
     i_from, i_to = gw_index[pg * W + wf], gw_index[pg * W + wt]
 
     # Mann-Whitney: the two waves' valid scores of each pair, ranked together
-    r_to, ties = _pair_rank_sums(x[ok], cell[ok], n_cell_all, c_from, c_to)
+    xo, co = x[ok], cell[ok]
+    vrank, n_val = _value_codes(xo)
+    cell_unit = (np.arange(n_cell_all) // W) % U
+    table = _grouped_value_counts(vrank, n_val, co, cell_unit, U)       # per cell: counts of its unit's values
+    if table is not None:                                              # few values per unit (scores)
+        counts, base, width = table
+        r_to, ties = np.empty(n_pairs), np.empty(n_pairs)
+        spread_from, spread_to = np.empty(n_pairs, dtype=bool), np.empty(n_pairs, dtype=bool)
+        for u_ in np.unique(pu):                                       # the units (a few dozen), not councils
+            sel = np.flatnonzero(pu == u_)
+            w_ = int(width[c_from[sel[0]]])
+            a = _pair_counts(counts, base, c_from[sel], w_)
+            b = _pair_counts(counts, base, c_to[sel], w_)
+            t = a + b
+            mid = np.cumsum(t, axis=1) - t + (t + 1.0) / 2.0          # mid-ranks of the pair's values
+            r_to[sel] = (b * mid).sum(axis=1)
+            ties[sel] = (t.astype(np.float64) ** 3 - t).sum(axis=1)
+            spread_from[sel] = np.count_nonzero(a, axis=1) > 1
+            spread_to[sel] = np.count_nonzero(b, axis=1) > 1
+        del counts, base, width, a, b, t, mid
+    else:
+        r_to, ties = _pair_rank_sums(xo, co, n_cell_all, c_from, c_to)
+        spread = _spread(co, xo, n_cell_all)
+        spread_from, spread_to = spread[c_from], spread[c_to]
+    del xo, co, vrank, table
     u, p, sd = _mwu(r_to, n_to, n_from, ties)
     testable = (n_from >= 2) & (n_to >= 2)
     u = np.where(testable, u, np.nan)
     p = np.where(testable & np.isfinite(sd), p, np.nan)
-    spread = _spread(cell[ok], x[ok], n_cell_all)
-    flat = testable & ~spread[c_from] & ~spread[c_to]                  # each wave constant: no interval
+    flat = testable & ~spread_from & ~spread_to                        # each wave constant: no interval
     out = gk.frame(data, pg)
     out[unit] = uk.frame(data, pu)[unit].to_numpy()
     wave_names = wk.frame(data)[wave]
@@ -1689,13 +2279,25 @@ def wave_change(data: pd.DataFrame, *, group: str = "council_id", unit: str = "u
     out["wave_to"] = wave_names.iloc[wt].to_numpy()
     gu_cell = gk.codes * U + uk.codes
     fam = _family_of(out, data, family, gu_cell, G * U, pg * U + pu, enc, within=f"{group} x {unit}")
-    resp_of_row = row_key % max(rk.n, 1)
-    n_resp_codes = rk.n
+    resp_of_row = row_key % max(n_resp_codes, 1)
     # the row-level arrays are not needed any more: free them before the bootstrap
-    del x, ok, cell, gu_cell, gk, uk, wk, rk, enc, gw, gw_dense, row_key
+    del x, ok, cell, gu_cell, gk, uk, wk, enc, row_key
 
-    center, dev = _resampled_means(xr, sizes, start, n_inv, n_resamples=int(n_resamples), seed=seed,
-                                   workers=workers)
+    # paired Wilcoxon: respondents (same key) with a valid score in both waves of the pair (before
+    # the bootstrap interval, whose resamples may still be being drawn in the background)
+    d_pair, d = _paired_differences(xr, sizes, start, resp_of_row, n_resp_codes, i_from, i_to, pu, n_gw)
+    n_paired = np.bincount(d_pair, minlength=n_pairs)
+    w_stat, w_p, n_eff, w_sd = _wilcoxon(d_pair, d, n_pairs, zero_method)
+    w_ok = (n_paired >= min_paired) & (n_eff > 0) & np.isfinite(w_sd) & (w_sd > 0)
+    w_stat = np.where(w_ok, w_stat, np.nan)
+    w_p = np.where(w_ok, w_p, np.nan)
+
+    del d_pair, d
+    if replicates is None:
+        center, dev = _resampled_means(xr, sizes, start, n_inv, n_resamples=int(n_resamples), seed=seed,
+                                       workers=workers)
+    else:
+        center, dev = replicates.center, replicates.dev                # waits for a background draw
     lo, hi = np.empty(n_pairs), np.empty(n_pairs)
     step = max(1, (1 << 22) // max(int(n_resamples), 1))               # pairs at a time (bounded memory)
     for a in range(0, n_pairs, step):                                  # percentiles are row by row
@@ -1703,19 +2305,11 @@ def wave_change(data: pd.DataFrame, *, group: str = "council_id", unit: str = "u
         diff = dev[i_to[sl], pu[sl]].astype(np.float64)
         diff -= dev[i_from[sl], pu[sl]]
         lo[sl], hi[sl] = _percentile_interval(diff, ci)                # quantiles shift with the centres
-    del dev, diff
+    del dev, diff, replicates
     shift = center[i_to, pu] - center[i_from, pu]
     lo, hi = lo + shift, hi + shift
     lo = np.where(testable & ~flat, lo, np.nan)
     hi = np.where(testable & ~flat, hi, np.nan)
-
-    # paired Wilcoxon: respondents (same key) with a valid score in both waves of the pair
-    d_pair, d = _paired_differences(xr, sizes, start, resp_of_row, n_resp_codes, i_from, i_to, pu, n_gw)
-    n_paired = np.bincount(d_pair, minlength=n_pairs)
-    w_stat, w_p, n_eff, w_sd = _wilcoxon(d_pair, d, n_pairs, zero_method)
-    w_ok = (n_paired >= min_paired) & (n_eff > 0) & np.isfinite(w_sd) & (w_sd > 0)
-    w_stat = np.where(w_ok, w_stat, np.nan)
-    w_p = np.where(w_ok, w_p, np.nan)
 
     reason = _reasons(n_pairs, (~testable, "fewer than 2 valid scores in a wave"),
                       (testable & ~np.isfinite(sd), "all scores are equal"),

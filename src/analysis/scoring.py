@@ -346,7 +346,7 @@ def _describe(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 def summarise(scores: pd.DataFrame, *, level: str | Sequence[str] = "enabler",
               by: Sequence[str] = ("wave", "council_id"), favourable_min: float = 4,
               unfavourable_max: float = 2, cohort: bool = True,
-              instrument: Instrument | None = None) -> pd.DataFrame:
+              instrument: Instrument | None = None, engine: str = "pandas") -> pd.DataFrame:
     r"""Describe respondent scores per wave x council x unit, with pooled cohort rows.
 
     Parameters
@@ -372,6 +372,15 @@ def summarise(scores: pd.DataFrame, *, level: str | Sequence[str] = "enabler",
         Without it, units are sorted in the order they first appear in ``scores``, which is
         instrument order for :func:`respondent_scores` output but depends on the row order of a
         reordered table.
+    engine
+        ``'pandas'`` (default: pandas groupby) or ``'numpy'``: the same table computed from
+        integer codes with ``np.bincount`` and one sort per scope, several times faster on large
+        tables (``analysis.wave_stats`` uses it for the perspective breakdown). Counts, shares,
+        medians and quartiles are identical; means and standard deviations agree to rounding
+        (sums are taken in another order: relative differences up to about 1e-13 on groups of
+        100,000 scores, where pandas' running variance is the less accurate of the two). Tables the numpy engine does not take
+        (missing key values, names missing, duplicate rows) go the pandas way, which also
+        reports the problem.
 
     Returns
     -------
@@ -397,7 +406,8 @@ def summarise(scores: pd.DataFrame, *, level: str | Sequence[str] = "enabler",
     SchemaMismatchError
         A required column is missing, or a respondent has more than one row for a unit.
     ValueError
-        ``level`` is not a known level or ``by`` lacks ``'wave'`` or ``'council_id'``.
+        ``level`` is not a known level, ``by`` lacks ``'wave'`` or ``'council_id'``, or
+        ``engine`` is not ``'pandas'`` or ``'numpy'``.
 
     Notes
     -----
@@ -444,10 +454,17 @@ def summarise(scores: pd.DataFrame, *, level: str | Sequence[str] = "enabler",
     by = list(by)
     if "wave" not in by or "council_id" not in by:
         raise ValueError(f"`by` must include 'wave' and 'council_id', but {tuple(by)!r} was passed.")
+    if engine not in ("pandas", "numpy"):
+        raise ValueError(f"The value for `engine` must be 'pandas' or 'numpy', but {engine!r} was passed.")
     needed = list(dict.fromkeys([*by, "council_name", "respondent_key", "level", "unit_id", "unit_name", "score"]))
     _check_columns(scores, needed, what="respondent scores table",
                    hint="Pass the output of analysis.scoring.respondent_scores.")
     extra = [c for c in by if c not in ("wave", "council_id")]
+    if engine == "numpy":
+        fast = _summarise_numpy(scores, levels=levels, by=by, extra=extra, favourable_min=favourable_min,
+                                unfavourable_max=unfavourable_max, cohort=cohort, instrument=instrument)
+        if fast is not None:
+            return fast
     df = scores.loc[scores["level"].isin(levels), needed]
     dup = df.duplicated(["wave", "council_id", "respondent_key", "level", "unit_id"])
     if dup.any():
@@ -471,6 +488,13 @@ def summarise(scores: pd.DataFrame, *, level: str | Sequence[str] = "enabler",
         cohort_keys = ["wave", *extra, "level", "unit_id"]
         pooled = _describe(df, cohort_keys)
         parts.append(pooled.assign(scope="cohort", council_id=COHORT_ID, council_name=COHORT_NAME))
+    return _assemble(parts, extra, unit_order)
+
+
+def _assemble(parts: list[pd.DataFrame], extra: list[str], unit_order: pd.Index) -> pd.DataFrame:
+    """The council (and cohort) parts of :func:`summarise` in one table, columns selected and rows
+    sorted by wave, scope, council, extra keys, level and unit (every group has its own sort key,
+    so the order does not depend on the order of the parts' rows)."""
     out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     columns = ["wave", "scope", "council_id", "council_name", *extra, "level", "unit_id", "unit_name", *_SUMMARY_STATS]
     out = out[columns]
@@ -488,6 +512,183 @@ def summarise(scores: pd.DataFrame, *, level: str | Sequence[str] = "enabler",
     for col in _SUMMARY_STATS[1:]:
         out[col] = out[col].astype("float64")
     return out
+
+
+def _key_codes(col: pd.Series) -> tuple[np.ndarray, int] | None:
+    """Integer codes ``0..k-1`` of a key column (equal values, equal codes), or None if it has a
+    missing value (pandas then groups it, with ``dropna=False``)."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        codes = col.cat.codes.to_numpy()
+        k = len(col.cat.categories)
+    else:
+        from .schema import factorize_runs  # noqa: PLC0415  (schema imports pandera: only when needed)
+
+        codes, uniques = factorize_runs(col)
+        k = len(uniques)
+    if len(codes) and codes.min() < 0:
+        return None
+    return codes.astype(np.int64, copy=False), k
+
+
+def _combine(parts: list[tuple[np.ndarray, int]]) -> tuple[np.ndarray, int] | None:
+    """Dense codes ``0..k-1`` of the combinations of several key columns' codes, or None when the
+    combinations overflow int64."""
+    from .inference import _dense  # noqa: PLC0415
+
+    key, size = parts[0]
+    for codes, k in parts[1:]:
+        size *= max(k, 1)
+        if size >= 2 ** 62:
+            return None
+        key = key * max(k, 1) + codes
+    dense, uniq = _dense(np.asarray(key, dtype=np.int64), size)
+    return dense, len(uniq)
+
+
+def _all_distinct(parts: list[tuple[np.ndarray, int]]) -> bool:
+    """Whether no two rows share the combination of these codes (False also when it cannot tell cheaply)."""
+    key, size = parts[0]
+    for codes, k in parts[1:]:
+        size *= max(k, 1)
+        if size >= 2 ** 62:
+            return False
+        key = key * max(k, 1) + codes
+    if size <= 4 * len(key) + (1 << 20):
+        return len(key) == 0 or int(np.bincount(key, minlength=size).max()) <= 1
+    return len(np.unique(key)) == len(key)
+
+
+def _value_ranks(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(valid, rank of each valid value among the distinct ones, the distinct values sorted)."""
+    ok = ~np.isnan(x)
+    vcode, vuniq = pd.factorize(x[ok])
+    rank_of = np.empty(len(vuniq), dtype=np.int64)
+    rank_of[np.argsort(vuniq, kind="stable")] = np.arange(len(vuniq))
+    return ok, rank_of[vcode], np.sort(vuniq)
+
+
+def _group_stats(x: np.ndarray, g: np.ndarray, n_groups: int, favourable_min: float,
+                 unfavourable_max: float, ranks: tuple[np.ndarray, np.ndarray, np.ndarray]) -> dict[str, np.ndarray]:
+    """n, mean, sd, median, q1, q3 and the shares of the valid values ``x`` per group ``g``, as
+    pandas computes them (group median: mean of the two middle values; quartiles: pandas'
+    ``quantile(interpolation='linear')``, Hyndman & Fan type 7). ``ranks``: :func:`_value_ranks` of ``x``."""
+    ok, vrank, srt = ranks
+    xo, go = x[ok], g[ok]
+    n = np.bincount(go, minlength=n_groups)
+    has = n > 0
+    nn = np.maximum(n, 1).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.bincount(go, weights=xo, minlength=n_groups) / nn
+        mean += np.bincount(go, weights=xo - mean[go], minlength=n_groups) / nn    # refine: exact to rounding
+        dev = xo - mean[go]
+        sd = np.sqrt(np.bincount(go, weights=dev * dev, minlength=n_groups) / (n - 1.0))
+    del dev
+    mean[~has] = np.nan
+    sd[n < 2] = np.nan
+    fav = np.bincount(go, weights=xo >= favourable_min, minlength=n_groups)
+    unf = np.bincount(go, weights=xo <= unfavourable_max, minlength=n_groups)
+    # the values of each group in order: one sort of (group, rank of the value)
+    n_val = max(len(srt), 1)
+    if n_groups * n_val < 2 ** 62:
+        key = go * n_val
+        key += vrank
+        key.sort()
+        sorted_x = srt[key % n_val] if len(key) else np.zeros(0)
+    else:
+        sorted_x = xo[np.lexsort((xo, go))]
+    start = np.cumsum(n) - n
+    last = np.maximum(n - 1, 0)
+
+    def at(i: np.ndarray) -> np.ndarray:
+        return sorted_x[np.where(has, start + np.minimum(i, last), 0)] if len(sorted_x) else np.zeros(n_groups)
+
+    half = n // 2
+    median = np.where(n % 2 == 1, at(half), (at(half - 1) + at(half)) / 2.0)
+    quartiles = []
+    for q in (0.25, 0.75):
+        q_idx = q * (n - 1.0)
+        lo = q_idx.astype(np.int64)                      # truncation, as pandas
+        frac = q_idx % 1
+        val = at(lo)
+        quartiles.append(np.where(frac == 0.0, val, val + (at(lo + 1) - val) * frac))
+    out = {"n": n.astype(np.int64), "mean": mean, "sd": sd, "median": median, "q1": quartiles[0],
+           "q3": quartiles[1]}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["favourable_pct"] = np.where(has, fav / nn, np.nan)
+        out["unfavourable_pct"] = np.where(has, unf / nn, np.nan)
+    for c in ("median", "q1", "q3"):
+        out[c] = np.where(has, out[c], np.nan)
+    return out
+
+
+def _summarise_numpy(scores: pd.DataFrame, *, levels: tuple[str, ...], by: list[str], extra: list[str],
+                     favourable_min: float, unfavourable_max: float, cohort: bool,
+                     instrument: Instrument | None) -> pd.DataFrame | None:
+    """:func:`summarise` from integer codes (``engine='numpy'``), or None for tables it leaves to
+    pandas: missing key values or names (pandas groups or skips them), duplicate rows (pandas
+    raises), or codes too many to combine."""
+    s = scores["score"]
+    if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        return None
+    if scores["council_name"].isna().any() or scores["unit_name"].isna().any():
+        return None
+    codes: dict[str, tuple[np.ndarray, int]] = {}
+    for c in dict.fromkeys([*by, "respondent_key", "level", "unit_id"]):
+        got = _key_codes(scores[c])
+        if got is None:
+            return None
+        codes[c] = got
+    lv = scores["level"]
+    if isinstance(lv.dtype, pd.CategoricalDtype):
+        keep = np.asarray(lv.cat.categories.isin(levels), dtype=bool)[codes["level"][0]]
+    else:
+        keep = lv.isin(levels).to_numpy()
+    rows = None if keep.all() else np.flatnonzero(keep)
+    c = {k: (v if rows is None else v[rows], k_) for k, (v, k_) in codes.items()}
+    x = s.to_numpy(dtype="float64", na_value=np.nan)
+    if rows is not None:
+        x = x[rows]
+    # each respondent once per unit (else pandas raises the error)
+    resp = _combine([c["wave"], c["council_id"], c["respondent_key"]])
+    if resp is None or not _all_distinct([resp, c["level"], c["unit_id"]]):
+        return None
+    # units in instrument order, then the others in order of first appearance (as summarise)
+    unit_first = _first_rows(*c["unit_id"])
+    unit_first = np.sort(unit_first[unit_first < len(x)])
+    seen = scores["unit_id"].iloc[unit_first if rows is None else rows[unit_first]].to_numpy()
+    if instrument is not None:
+        unit_order = pd.Index([*instrument.enabler_ids, *instrument.grouping_ids, OVERALL_ID])
+        unit_order = unit_order.append(pd.Index([u for u in seen if u not in set(unit_order)]))
+    else:
+        unit_order = pd.Index(seen)
+    parts = []
+    ranks = _value_ranks(x)
+    scopes = [("council", [*by, "level", "unit_id"])]
+    if cohort:
+        scopes.append(("cohort", ["wave", *extra, "level", "unit_id"]))
+    for scope, keys in scopes:
+        got = _combine([c[k] for k in keys])
+        if got is None:
+            return None
+        g, n_groups = got
+        first = _first_rows(g, n_groups)
+        at = first if rows is None else rows[first]
+        part = pd.DataFrame({k: scores[k].iloc[at].reset_index(drop=True) for k in keys})
+        part["council_name"] = scores["council_name"].iloc[at].reset_index(drop=True)
+        part["unit_name"] = scores["unit_name"].iloc[at].reset_index(drop=True)
+        for name, values in _group_stats(x, g, n_groups, favourable_min, unfavourable_max, ranks).items():
+            part[name] = values
+        if scope == "cohort":
+            part = part.assign(council_id=COHORT_ID, council_name=COHORT_NAME)
+        parts.append(part.assign(scope=scope))
+    return _assemble(parts, extra, unit_order)
+
+
+def _first_rows(g: np.ndarray, n_groups: int) -> np.ndarray:
+    """The first row of each group ``0..n_groups-1`` (``len(g)`` for a group without rows)."""
+    first = np.full(n_groups, len(g), dtype=np.int64)
+    np.minimum.at(first, g, np.arange(len(g), dtype=np.int64))
+    return first
 
 
 # --------------------------------------------------------------------------------------------
