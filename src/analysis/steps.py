@@ -546,7 +546,10 @@ def cohort_report_step(*, processed_dir: str | Path, reports_dir: str | Path, co
                                   "on each enabler E01 to E11; each council's mean is in the table under 'Enabler "
                                   "maturity by council'.")
     report.tables["cohort_enablers"] = reports.format_for_report(cohort_rows, threshold=k, level_names=ctx.enabler_labels)
-    report.captions["cohort_enablers"] = "All respondents pooled (each counted once), with the 95% bootstrap CI of the mean."
+    min_councils = int(ctx.settings.get("statistics", {}).get("cohort_ci_min_councils", 5))
+    report.captions["cohort_enablers"] = (
+        "All respondents pooled (each counted once). The 95% CI of the mean resamples whole councils, because staff of "
+        f"one council answer alike; it is left blank with fewer than {min_councils} councils.")
     blocks: list[tuple[str, str]] = [("figure", "distribution"), ("table", "cohort_enablers")]
     if ctx.cohort_stats is not None:
         cs = ctx.cohort_stats[ctx.cohort_stats["wave"] == wave]
