@@ -184,12 +184,12 @@ class _Rows:
 
 
 def _codes(s: pd.Series) -> tuple[np.ndarray, pd.Index, bool]:
-    """Integer codes (-1 = missing), categories and whether the column was categorical, numbered as
-    :func:`_categorical_keys` numbers them."""
+    """Integer codes (-1 = missing; the categorical's own integer type, not widened), categories
+    and whether the column was categorical, numbered as :func:`_categorical_keys` numbers them."""
     if isinstance(s.dtype, pd.CategoricalDtype):
-        return s.cat.codes.to_numpy().astype(np.int64), s.cat.categories, True
+        return s.cat.codes.to_numpy(), s.cat.categories, True
     cat = _categorical(s)
-    return cat.codes.astype(np.int64), cat.categories, False
+    return cat.codes, cat.categories, False
 
 
 def _rank(codes: np.ndarray, n_codes: int, categorical: bool, mask: np.ndarray | None) -> np.ndarray:
@@ -219,6 +219,7 @@ def _answer_rows(responses: pd.DataFrame, instrument: Instrument) -> _Rows | Non
         _codes(responses[col]) for col in needed[:6])
     if min(int(a.min()) for a in (w, c, k, it, e)) < 0:
         return None
+    it = it.astype(np.int64)
     e_pos = pd.Index(instrument.enabler_ids).get_indexer(pd.Index(enablers).astype("str"))
     e = e_pos[e]
     if (e < 0).any():
@@ -231,10 +232,15 @@ def _answer_rows(responses: pd.DataFrame, instrument: Instrument) -> _Rows | Non
     nc, nk = len(councils), len(keys)
     if len(waves) * nc * nk >= 2 ** 62 or n_items * nk * max(len(waves), 1) * nc >= 2 ** 62:
         return None
-    comb = (w * nc + c) * nk + k
-    heads = np.flatnonzero(np.r_[True, comb[1:] != comb[:-1]])
-    uniq, inv = np.unique(comb[heads], return_inverse=True)
-    resp = np.repeat(inv.ravel(), np.diff(np.append(heads, len(comb))))
+    # a respondent's rows are a run of equal (wave, council, key): runs start where any code changes
+    change = w[1:] != w[:-1]
+    change |= c[1:] != c[:-1]
+    change |= k[1:] != k[:-1]
+    heads = np.flatnonzero(np.r_[True, change])
+    del change
+    comb = (w[heads].astype(np.int64) * nc + c[heads]) * nk + k[heads]
+    uniq, inv = np.unique(comb, return_inverse=True)
+    resp = np.repeat(inv.ravel(), np.diff(np.append(heads, len(score))))
     n_resp = len(uniq)
     slot = it * n_resp + resp
     if np.bincount(slot, minlength=n_items * n_resp).max() > 1:   # a duplicate answer
@@ -308,7 +314,11 @@ def _dense_cells(x: np.ndarray, has: np.ndarray, seg: np.ndarray, seg_start: np.
     codes = (np.arange(n_items)[:, None] * n_seg + seg[None, :]).reshape(-1)
     flat = x.reshape(-1)
     ok = ~np.isnan(flat)
-    n_cell, mean_cell, ss_cell = agreement._moments(codes, flat, size, ok)     # as the general path
+    # each statement's row of x holds its cells' answers in runs (respondents are in segment order):
+    # sums by np.add.reduceat over the runs instead of np.bincount, the same numbers for integer
+    # answers (_moments centres them on an integer, so they sum exactly in any order)
+    runs = ((np.arange(n_items)[:, None] * n_r + seg_start[None, :]).reshape(-1), np.arange(size)) if n_r else None
+    n_cell, mean_cell, ss_cell = agreement._moments(codes, flat, size, ok, segments=runs)   # as the general path
     var_cell = np.where(n_cell >= 2, ss_cell / np.maximum(n_cell - 1, 1), np.nan)
     dev = flat - mean_cell[codes]
     np.abs(dev, out=dev)
