@@ -35,9 +35,7 @@ exactly equivalent to the index draws: the resampled mean of unit ``u`` is
    multiplication and corrected by rejection (:func:`_raw_indices`);
 2. counts by one scatter-add (``scipy.sparse`` CSR to dense, float32);
 3. sums by a batched float32 matrix product with the centred scores (``(U x n) @ (n x b)`` per
-   group, over the counts of one or a few consecutive blocks, kept under OpenBLAS's threading
-   threshold so that products run on our own threads; how many blocks share a product is fixed
-   by the size class, so the float32 rounding does not depend on the number of threads);
+   group, kept under OpenBLAS's threading threshold so that blocks run on our own threads);
 4. valid counts ``n - sum(c * invalid)`` by a second product over only the respondents that
    have an invalid unit (they are put first in each group), so missing scores cost little.
 
@@ -107,12 +105,6 @@ _SUB_ELEMENTS = 1 << 19         # draws generated at a time within a block (cach
 _MAX_BLOCK = 64                 # resamples per block at most
 _SMALL_CLASS = 8                # groups of up to 8 respondents share one size class
 _BLAS_SINGLE_MNK = 1 << 18      # OpenBLAS runs a GEMM on one thread when M*N*K <= 4 * 65536
-# How resamples are grouped into matrix products: this changes float32 rounding (about 1e-7 on the
-# 1..5 scale), never the resamples. OpenBLAS (0.3.x) gives a GEMM floor(M*N*K / 2**18) threads, so
-# products under 2**19 still run on one thread; a product takes consecutive blocks of a size class
-# (each with its own random stream) up to this and up to _PRODUCT_ELEMENTS counts.
-_PRODUCT_MNK = (1 << 19) - 1
-_PRODUCT_ELEMENTS = 1 << 24     # counts held for one product (float32: 64 MB per thread)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -716,19 +708,11 @@ class _ClassData:
     step: int                     # resamples drawn at a time within a block
     weights: np.ndarray           # CSR data for `step` resamples: 1 for real respondents, 0 for padding
     indptr: np.ndarray
-    per_product: int              # consecutive blocks whose counts go into one matrix product
 
     def blocks(self, n_resamples: int) -> Iterator[tuple[int, int, int]]:
         """(block number, first resample, resamples in block)."""
         for k, j0 in enumerate(range(0, n_resamples, self.block)):
             yield k, j0, min(self.block, n_resamples - j0)
-
-    def products(self, n_resamples: int) -> Iterator[list[tuple[int, int, int]]]:
-        """The blocks of each matrix product: ``per_product`` consecutive blocks (fewer at the end).
-        Fixed by the class and ``n_resamples`` only, so the rounding does not depend on the threads."""
-        blocks = list(self.blocks(n_resamples))
-        for i in range(0, len(blocks), self.per_product):
-            yield blocks[i:i + self.per_product]
 
 
 def _chunked(arr: np.ndarray, k: int, n_k: int) -> np.ndarray:
@@ -781,17 +765,12 @@ def _prepare_class(cls: _SizeClass, xr: np.ndarray, start: np.ndarray, n_invalid
     weights = np.broadcast_to(real.astype(dtype)[None], (step, g, n_pad)).reshape(-1).copy()
     itype = np.int32 if step * g * n_cols < 2 ** 31 - 1 else np.int64
     indptr = np.arange(0, step * g * n_pad + 1, n_pad, dtype=itype)
-    # Blocks per matrix product: a product over more resamples packs the centred scores once for
-    # more columns (15 x 500 x 40 instead of 15 x 500 x 20 per council: about 25% less CPU).
-    per_product = int(max(1, min(_PRODUCT_MNK // (n_units * k * block), _PRODUCT_ELEMENTS // (block * g * n_cols))))
     return _ClassData(cls, a4, inv4, nan_units, center, block, bits, inv, n_cols, tail_from, tail_mask,
-                      step, weights, indptr, per_product)
+                      step, weights, indptr)
 
 
-def _block_counts(bitgen: np.random.BitGenerator, cd: _ClassData, b: int, out: np.ndarray | None = None
-                  ) -> np.ndarray:
-    """Multinomial counts ``(b, G, n_cols)`` of one block of resamples (into ``out`` if given:
-    C-contiguous, that shape and the class's dtype).
+def _block_counts(bitgen: np.random.BitGenerator, cd: _ClassData, b: int) -> np.ndarray:
+    """Multinomial counts ``(b, G, n_cols)`` of one block of resamples.
 
     ``counts[j, g, i]`` (``i < n_g``) is how often respondent ``i`` of group ``g`` is drawn in
     resample ``j``; the ``n_g`` draws are independent and exactly uniform. Draws from rejected
@@ -800,7 +779,7 @@ def _block_counts(bitgen: np.random.BitGenerator, cd: _ClassData, b: int, out: n
     """
     cls = cd.cls
     g, n_pad = len(cls.groups), cls.n_pad
-    counts = np.empty((b, g, cd.n_cols), dtype=cd.a4.dtype) if out is None else out
+    counts = np.empty((b, g, cd.n_cols), dtype=cd.a4.dtype)
     for j0 in range(0, b, cd.step):
         sb = min(cd.step, b - j0)
         idx = _raw_indices(bitgen, cd.inv, n_pad, sb, cd.bits)
@@ -885,18 +864,14 @@ def _resampled_means(xr: np.ndarray, sizes: np.ndarray, start: np.ndarray, n_inv
     prepared = [_prepare_class(c, xr, start, n_invalid, dtype) for c in _size_classes(sizes)]
     for cd in prepared:
         center[cd.cls.groups] = cd.center
-    tasks = [(cd, blocks) for cd in prepared for blocks in cd.products(n_resamples)]
-    logger.debug("bootstrap: %d groups in %d size classes, %d matrix products of resamples", n_groups,
-                 len(prepared), len(tasks))
+    tasks = [(cd, k, j0, b) for cd in prepared for k, j0, b in cd.blocks(n_resamples)]
+    logger.debug("bootstrap: %d groups in %d size classes, %d blocks of resamples", n_groups, len(prepared),
+                 len(tasks))
 
-    def run(task: tuple[_ClassData, list[tuple[int, int, int]]]) -> None:
-        cd, blocks = task
-        j0 = blocks[0][1]
-        n_b = sum(b for _, _, b in blocks)
-        counts = np.empty((n_b, len(cd.cls.groups), cd.n_cols), dtype=cd.a4.dtype)
-        for k, j, b in blocks:                      # each block from its own stream, as drawn alone
-            _block_counts(_stream(seed, cd.cls.key, k), cd, b, out=counts[j - j0:j - j0 + b])
-        dev[cd.cls.groups, :, j0:j0 + n_b] = _block_means(cd, counts)
+    def run(task: tuple[_ClassData, int, int, int]) -> None:
+        cd, k, j0, b = task
+        counts = _block_counts(_stream(seed, cd.cls.key, k), cd, b)
+        dev[cd.cls.groups, :, j0:j0 + b] = _block_means(cd, counts)
 
     n_workers = _workers(workers)
     if n_workers == 1 or len(tasks) == 1:
