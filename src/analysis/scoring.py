@@ -530,29 +530,36 @@ def _key_codes(col: pd.Series) -> tuple[np.ndarray, int] | None:
     return codes.astype(np.int64, copy=False), k
 
 
-def _combine(parts: list[tuple[np.ndarray, int]]) -> tuple[np.ndarray, int] | None:
-    """Dense codes ``0..k-1`` of the combinations of several key columns' codes, or None when the
-    combinations overflow int64."""
-    from .inference import _dense  # noqa: PLC0415
-
+def _mixed_key(parts: list[tuple[np.ndarray, int]]) -> tuple[np.ndarray, int] | None:
+    """One integer per row for the combination of several key columns' codes (mixed radix) and the
+    number of possible combinations, or None when that number would overflow int64."""
     key, size = parts[0]
     for codes, k in parts[1:]:
         size *= max(k, 1)
         if size >= 2 ** 62:
             return None
         key = key * max(k, 1) + codes
-    dense, uniq = _dense(np.asarray(key, dtype=np.int64), size)
+    return key, size
+
+
+def _combine(parts: list[tuple[np.ndarray, int]]) -> tuple[np.ndarray, int] | None:
+    """Dense codes ``0..k-1`` of the combinations of several key columns' codes, or None when the
+    combinations overflow int64."""
+    from .inference import _dense  # noqa: PLC0415
+
+    mixed = _mixed_key(parts)
+    if mixed is None:
+        return None
+    dense, uniq = _dense(np.asarray(mixed[0], dtype=np.int64), mixed[1])
     return dense, len(uniq)
 
 
 def _all_distinct(parts: list[tuple[np.ndarray, int]]) -> bool:
     """Whether no two rows share the combination of these codes (False also when it cannot tell cheaply)."""
-    key, size = parts[0]
-    for codes, k in parts[1:]:
-        size *= max(k, 1)
-        if size >= 2 ** 62:
-            return False
-        key = key * max(k, 1) + codes
+    mixed = _mixed_key(parts)
+    if mixed is None:
+        return False
+    key, size = mixed
     if size <= 4 * len(key) + (1 << 20):
         return len(key) == 0 or int(np.bincount(key, minlength=size).max()) <= 1
     return len(np.unique(key)) == len(key)
