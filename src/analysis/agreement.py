@@ -1475,6 +1475,9 @@ def _item_total_frame(keys: pd.DataFrame, cell_unit: np.ndarray, n_unit: np.ndar
 # aggregation decision
 # --------------------------------------------------------------------------------------------
 def _fmt(values: pd.Series, threshold: float) -> pd.Series:
+    # Round away float noise first (1e-15 between two summation orders of the same statistic) so
+    # that a value on a rounding boundary prints the same whichever exact path computed it.
+    values = values.round(9)
     two = values.map("{:.2f}".format)
     three = values.map("{:.3f}".format)
     return two.where(two != f"{threshold:.2f}", three)
